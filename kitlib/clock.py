@@ -1,0 +1,74 @@
+"""Clocks: every component takes one, so simulations and tests replay exactly.
+
+A component never calls ``time.monotonic()`` itself; it asks its clock. The
+real clock is the default; :class:`FakeClock` moves only when told to, which
+makes lease expiry, back-off and heartbeats testable without sleeping, and
+makes the book's outputs reproducible.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What a component needs to know about time."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic scale (only differences are meaningful)."""
+
+    def wall(self) -> float:
+        """Seconds since the Unix epoch, for timestamps shown to people."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on this clock's scale."""
+
+
+class RealClock:
+    """The machine's clocks."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that moves only when :meth:`advance` is called.
+
+    ``sleep`` blocks until another thread advances the clock far enough, so a
+    component's background thread waits on simulated time exactly as it would
+    on real time.
+    """
+
+    def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._wall_offset = wall_start - start
+        self._cond = threading.Condition()
+
+    def now(self) -> float:
+        with self._cond:
+            return self._now
+
+    def wall(self) -> float:
+        with self._cond:
+            return self._now + self._wall_offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock never goes backwards")
+        with self._cond:
+            self._now += seconds
+            self._cond.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        with self._cond:
+            deadline = self._now + seconds
+            while self._now < deadline:
+                self._cond.wait()
