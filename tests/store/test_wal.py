@@ -1,0 +1,102 @@
+"""The write-ahead log: framing, torn tails, corruption, group commit."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kitlib.store.embedded import EmbeddedStore
+from kitlib.store.errors import StoreCorrupted, StoreError
+from kitlib.store.wal import WAL, frame, read_records
+
+
+def _segment(data_dir):
+    (segment,) = sorted(data_dir.glob("wal-*.log"))
+    return segment
+
+
+@pytest.mark.parametrize(
+    "tail, kept",
+    [
+        (b"", 3),  # clean log
+        (frame(b'{"rev":9,"ops":[]}')[:5], 3),  # header cut short
+        (frame(b'{"rev":9,"ops":[]}')[:-3], 3),  # payload cut short
+        (b"\xff" * 8 + b"garbage", 3),  # length beyond the end
+        (frame(b'{"rev":9,"ops":[]}')[:-1] + b"X", 3),  # checksum mismatch
+    ],
+    ids=["clean", "short-header", "short-payload", "bad-length", "bad-crc"],
+)
+def test_read_records_stops_at_first_bad_record(tail, kept):
+    good = b"".join(frame(f'{{"n":{i}}}'.encode()) for i in range(3))
+    records, end = read_records(good + tail)
+    assert len(records) == kept
+    assert end == len(good)
+
+
+@pytest.mark.parametrize("cut", [1, 4, 8, 13, 20])
+def test_torn_last_record_is_cut_and_store_reopens(tmp_path, cut):
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        store.put("/a", "1")
+        store.put("/b", "2")
+        revision = store.put("/c", "3").revision
+    segment = _segment(tmp_path)
+    data = segment.read_bytes()
+    # A crash while writing the next record leaves some of its bytes behind.
+    torn = frame(b'{"rev":99,"ops":[["put","/d","NA==",0]]}')[:cut]
+    segment.write_bytes(data + torn)
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        assert store.revision == revision
+        assert [kv.key for kv in store.range("/", prefix=True)] == ["/a", "/b", "/c"]
+        assert store.get("/d") is None
+        store.put("/d", "4")  # the log goes on after the cut
+    assert segment.stat().st_size > len(data)
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        assert store.get("/d").text == "4"
+
+
+def test_damage_in_an_older_segment_is_reported_not_ignored(tmp_path):
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        store.put("/a", "1")
+    first = _segment(tmp_path)
+    # A second segment after the damaged one: the damage is not a torn tail.
+    (tmp_path / "wal-00000000000000ff.log").write_bytes(frame(b'{"rev":255,"ops":[]}'))
+    first.write_bytes(first.read_bytes()[:-2] + b"zz")
+    with pytest.raises(StoreCorrupted, match="not the last log segment"):
+        EmbeddedStore(tmp_path, lessor=False)
+
+
+def test_second_open_of_one_directory_is_refused_with_a_clear_message(tmp_path):
+    with EmbeddedStore(tmp_path, lessor=False):
+        with pytest.raises(StoreError, match="already open"):
+            EmbeddedStore(tmp_path, lessor=False)
+    EmbeddedStore(tmp_path, lessor=False).close()  # released on close
+
+
+def test_group_commit_shares_fsyncs_between_concurrent_writers(tmp_path):
+    writers, each = 16, 50
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        barrier = threading.Barrier(writers)
+
+        def write(worker):
+            barrier.wait()
+            for n in range(each):
+                store.put(f"/w/{worker}/{n}", "x")
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert store.range("/w/", prefix=True, count_only=True).count == writers * each
+        # Every write was fsynced, but far fewer fsyncs than writes were made.
+        assert 0 < store.fsyncs < writers * each / 2
+
+
+def test_wal_records_are_appended_in_order_and_flushed(tmp_path):
+    wal = WAL(tmp_path / "wal-0000000000000001.log")
+    seqs = [wal.append({"rev": i, "ops": []}) for i in range(5)]
+    wal.wait_durable(seqs[-1])
+    wal.close()
+    records, _ = read_records((tmp_path / "wal-0000000000000001.log").read_bytes())
+    assert [r for r in records] == [f'{{"rev":{i},"ops":[]}}'.encode() for i in range(5)]
