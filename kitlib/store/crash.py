@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 COUNTER = "/crash/counter"
+SLOTS = 50  # keys per writer thread
 
 
 @dataclass
@@ -74,21 +75,29 @@ def _writer(data_dir: str, tag: str, threads: int, snapshot_every: int) -> None:
             os.write(1, (line + "\n").encode())
 
     def keys(worker: int) -> None:
+        # Each worker cycles through SLOTS keys, so the key space stays small
+        # however many trials run; the value says which write it was.
         n = 0
         while True:
-            key = f"/crash/{tag}/{worker}/{n}"
-            store.put(key, f"{tag}:{worker}:{n}")
-            ack(f"put {key}")
+            key = f"/crash/{worker}/{n % SLOTS}"
+            store.put(key, f"{tag}:{n}")
+            ack(f"put {key} {n}")
             n += 1
 
     def counter() -> None:
-        while True:
-            def increment(value: bytes | None) -> str:
-                return str(int(value or b"0") + 1)
+        def increment(value: bytes | None) -> str:
+            return str(int(value or b"0") + 1)
 
+        compacted = store.compact_revision
+        while True:
             revision = guaranteed_update(store, COUNTER, increment)
             value = store.get(COUNTER, revision=revision)
             ack(f"counter {value.text if value else 0}")
+            # Keep history bounded as the API server does (it compacts every
+            # few minutes); crashes then also land in compactions.
+            if revision - compacted >= 500:
+                compacted = revision - 100
+                store.compact(compacted)
 
     workers = [threading.Thread(target=keys, args=(i,), daemon=True) for i in range(threads)]
     workers.append(threading.Thread(target=counter, daemon=True))
@@ -150,17 +159,23 @@ def run_trials(
             report.restarts += 1
             if _log_bytes(data_dir) < size_at_kill:
                 report.torn_tails += 1
+            # The last acknowledged write of each key must be there, or a
+            # later write of the same trial (durable, killed before its ack).
+            last: dict[str, int] = {}
             for line in acked:
                 kind, _, rest = line.partition(" ")
                 if kind == "put":
                     report.acknowledged += 1
-                    kv = store.get(rest)
-                    worker, n = rest.split("/")[-2:]
-                    if kv is None or kv.text != f"{tag}:{worker}:{n}":
-                        report.lost.append(rest)
+                    key, n = rest.split()
+                    last[key] = int(n)
                 elif kind == "counter":
                     report.acknowledged += 1
                     report.counter_acknowledged = max(report.counter_acknowledged, int(rest))
+            for key, n in sorted(last.items()):
+                kv = store.get(key)
+                found_tag, _, found_n = kv.text.partition(":") if kv else ("", "", "-1")
+                if found_tag != tag or int(found_n) < n:
+                    report.lost.append(f"{key} (acknowledged write {n} of {tag}, found {kv.text if kv else 'nothing'})")
             counter = store.get(COUNTER)
             report.counter_recovered = int(counter.text) if counter else 0
             if report.counter_recovered < report.counter_acknowledged:
