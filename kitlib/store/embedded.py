@@ -32,14 +32,11 @@ Simplifications:
 from __future__ import annotations
 
 import logging
-import math
-import queue
 import random
 import threading
 from base64 import b64decode, b64encode
 from collections import deque
 from pathlib import Path
-from typing import Iterator
 
 from kitlib.clock import Clock, RealClock
 from kitlib.store.errors import DuplicateKey, LeaseNotFound, StoreClosed, StoreError
@@ -60,14 +57,19 @@ from kitlib.store.types import (
     as_bytes,
 )
 from kitlib.store.wal import WAL, DataDir, _fsync_dir
+from kitlib.store.watch import QueuedWatch
 
 log = logging.getLogger(__name__)
 
+# The shortest lease etcd grants with its default election timeout.
+MIN_LEASE_TTL = 2
 # How often the lessor looks for expired leases (etcd checks every 500 ms).
 LEASE_CHECK_INTERVAL = 0.25
 # Take a snapshot and start a new log segment after this many records, so
-# recovery replays a bounded log.
-DEFAULT_SNAPSHOT_EVERY = 10_000
+# recovery replays a bounded log. etcd's --snapshot-count defaults to the
+# same; a snapshot holds all uncompacted history and stops writers while it
+# is written, so taking them much more often costs more than it saves.
+DEFAULT_SNAPSHOT_EVERY = 100_000
 
 
 class _Lease:
@@ -80,54 +82,25 @@ class _Lease:
         self.keys: set[str] = set()
 
 
-class EmbeddedWatch:
+class EmbeddedWatch(QueuedWatch):
     """One watcher's stream of events (see :class:`~kitlib.store.types.Watch`)."""
 
     def __init__(self, store: "EmbeddedStore", kr: KeyRange, start: int, prev_kv: bool) -> None:
+        super().__init__()
         self._store = store
         self.key_range = kr
         self.start = start
         self.prev_kv = prev_kv
-        self._queue: queue.Queue = queue.Queue()
-        self.cancelled = False
 
     def _deliver(self, event: Event) -> None:
         if event.revision >= self.start and self.key_range.contains(event.kv.key):
-            self._queue.put(event if self.prev_kv else Event(event.type, event.kv))
+            self._put(event if self.prev_kv else Event(event.type, event.kv))
 
     def _fail(self, err: BaseException) -> None:
-        self._queue.put(err)
+        self._put(err)
 
-    def get(self, timeout: float | None = None) -> Event | None:
-        if self.cancelled and self._queue.empty():
-            return None
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if isinstance(item, BaseException):
-            self._queue.put(item)  # stays failed
-            raise item
-        return item  # None after cancel()
-
-    def __iter__(self) -> Iterator[Event]:
-        while True:
-            event = self.get()
-            if event is None:
-                return
-            yield event
-
-    def cancel(self) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            self._store._unregister(self)
-            self._queue.put(None)  # wakes a blocked get()
-
-    def __enter__(self) -> "EmbeddedWatch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
+    def _stop(self) -> None:
+        self._store._unregister(self)
 
 
 class EmbeddedStore:
@@ -262,7 +235,10 @@ class EmbeddedStore:
 
     def _apply(self, op: Op, revision: int, log_ops: list[list], events: list[Event]) -> OpResult:
         if op.kind == "range":
-            return self._mvcc.range(key_range(op.key, prefix=op.prefix), limit=op.limit)
+            # A read reports the revision it saw: the new one only if this
+            # transaction already wrote something before it (as etcd does).
+            result = self._mvcc.range(key_range(op.key, op.range_end, op.prefix), limit=op.limit)
+            return RangeResult(result.kvs, result.count, result.more, revision if log_ops else revision - 1)
         if op.kind == "put":
             prev = self._mvcc.current(op.key)
             event = self._mvcc.put(op.key, op.value, revision, op.lease)
@@ -270,7 +246,7 @@ class EmbeddedStore:
             log_ops.append(["put", op.key, b64encode(op.value).decode(), op.lease])
             events.append(event)
             return PutResult(revision, prev if op.prev_kv else None)
-        kr = key_range(op.key, prefix=op.prefix)
+        kr = key_range(op.key, op.range_end, op.prefix)
         deleted = []
         for key in list(self._mvcc._keys_in(kr)):
             event = self._mvcc.delete(key, revision)
@@ -292,6 +268,9 @@ class EmbeddedStore:
     def _check_ops(self, ops: list[Op]) -> None:
         # etcd refuses a transaction that writes one key twice, because the
         # order of two changes at one revision would be ambiguous.
+        for op in ops:
+            if op.key == "" and not op.prefix and op.range_end is None:
+                raise ValueError("a key must not be empty (etcd has no empty key); the empty prefix means every key")
         puts = [op.key for op in ops if op.kind == "put"]
         if len(set(puts)) != len(puts):
             raise DuplicateKey("duplicate key given in txn request: a transaction may write each key once")
@@ -300,6 +279,10 @@ class EmbeddedStore:
                 kr = key_range(op.key, prefix=op.prefix)
                 if any(kr.contains(key) for key in puts):
                     raise DuplicateKey("duplicate key given in txn request: a key is both put and deleted")
+
+    def _check_leases(self, ops: list[Op]) -> None:
+        # Only the branch that runs needs its leases to exist (as in etcd).
+        for op in ops:
             if op.kind == "put" and op.lease and op.lease not in self._leases:
                 raise LeaseNotFound(op.lease)
 
@@ -311,6 +294,7 @@ class EmbeddedStore:
             self._check_ops(failure)
             succeeded = all(c.holds(self._mvcc.current(c.key)) for c in compare)
             branch = success if succeeded else failure
+            self._check_leases(branch)
             revision = self._mvcc.revision + 1
             log_ops: list[list] = []
             events: list[Event] = []
@@ -318,10 +302,6 @@ class EmbeddedStore:
             if not log_ops:  # nothing changed: no new revision, nothing to log
                 return TxnResult(succeeded, responses, self._mvcc.revision)
             self._mvcc.revision = revision
-            # Reads inside the transaction report the revision it produced.
-            responses = [
-                RangeResult(r.kvs, r.count, r.more, revision) if isinstance(r, RangeResult) else r for r in responses
-            ]
             seq = self._commit(log_ops, events)
         self._after_commit(seq)
         return TxnResult(succeeded, responses, revision)
@@ -357,21 +337,15 @@ class EmbeddedStore:
         count_only: bool = False,
         keys_only: bool = False,
     ) -> RangeResult:
+        kr = key_range(key, range_end, prefix)
+        if kr.single and key == "":
+            raise ValueError("a key must not be empty (etcd has no empty key); the empty prefix means every key")
         with self._lock:
             self._check_open()
-            return self._mvcc.range(key_range(key, range_end, prefix), revision, limit, count_only, keys_only)
+            return self._mvcc.range(kr, revision, limit, count_only, keys_only)
 
     def delete(self, key: str, range_end: str | None = None, *, prefix: bool = False, prev_kv: bool = False) -> DeleteResult:
-        if range_end is not None and not prefix:
-            # Op has no range_end; express [key, range_end) as the keys it holds.
-            with self._lock:
-                keys = self._mvcc._keys_in(key_range(key, range_end))
-            ops = [Op.delete(k, prev_kv=prev_kv) for k in keys]
-            result = self.txn([], ops)
-            prev = [kv for r in result.responses for kv in r.prev_kvs]  # type: ignore[union-attr]
-            deleted = sum(r.deleted for r in result.responses)  # type: ignore[union-attr]
-            return DeleteResult(result.revision, deleted, prev)
-        result = self.txn([], [Op.delete(key, prefix=prefix, prev_kv=prev_kv)])
+        result = self.txn([], [Op.delete(key, range_end, prefix=prefix, prev_kv=prev_kv)])
         response: DeleteResult = result.responses[0]  # type: ignore[assignment]
         return DeleteResult(result.revision, response.deleted, response.prev_kvs)
 
@@ -385,6 +359,8 @@ class EmbeddedStore:
         prev_kv: bool = False,
     ) -> EmbeddedWatch:
         kr = key_range(key, range_end, prefix)
+        if kr.single and key == "":
+            raise ValueError("a key must not be empty (etcd has no empty key); the empty prefix means every key")
         # The watch lock keeps deliveries out while the watcher replays
         # history and registers, so it sees every event exactly once.
         # Lock order, everywhere: the store's lock, then the watch lock.
@@ -419,6 +395,9 @@ class EmbeddedStore:
     def lease_grant(self, ttl: int) -> Lease:
         if ttl < 1:
             raise ValueError("a lease's TTL is a whole number of seconds, at least 1")
+        # etcd raises short TTLs to its minimum (1.5 election timeouts, 2 s
+        # with default settings), so a lease cannot expire between heartbeats.
+        ttl = max(int(ttl), MIN_LEASE_TTL)
         with self._lock:
             self._check_open()
             lease_id = self._rng.getrandbits(62) or 1
@@ -433,7 +412,9 @@ class EmbeddedStore:
         with self._lock:
             self._check_open()
             lease = self._leases.get(lease_id)
-            if lease is None:
+            if lease is None or lease.expiry <= self.clock.now():
+                # An expired lease is not renewed, even if the lessor has not
+                # revoked it yet: its keys are already as good as gone.
                 raise LeaseNotFound(lease_id)
             # Keep-alives are not logged: after a restart every lease gets its
             # full TTL anyway.
@@ -445,7 +426,8 @@ class EmbeddedStore:
             lease = self._leases.get(lease_id)
             if lease is None:
                 raise LeaseNotFound(lease_id)
-            remaining = max(0, math.ceil(lease.expiry - self.clock.now()))
+            # Whole seconds left, rounded down as etcd reports them.
+            remaining = max(0, int(lease.expiry - self.clock.now()))
             return LeaseInfo(lease_id, remaining, lease.ttl, sorted(lease.keys))
 
     def lease_revoke(self, lease_id: int) -> None:

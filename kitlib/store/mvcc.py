@@ -121,12 +121,14 @@ class MVCC:
             if kv is None:
                 continue
             count += 1
-            if count_only or (limit and len(found) >= limit):
+            if count_only or (limit > 0 and len(found) >= limit):
                 continue
             if keys_only:
                 kv = KeyValue(kv.key, b"", kv.create_revision, kv.mod_revision, kv.version, kv.lease)
             found.append(kv)
-        return RangeResult(kvs=found, count=count, more=bool(limit) and count > len(found), revision=self.revision)
+        # etcd derives "more" from the keys it returns, so count_only never has more.
+        more = limit > 0 and not count_only and count > len(found)
+        return RangeResult(kvs=found, count=count, more=more, revision=self.revision)
 
     def events_since(self, revision: int, kr: KeyRange, upto: int) -> list[Event]:
         """Changes to keys in ``kr`` with ``revision <= rev <= upto``, oldest first."""
@@ -204,6 +206,13 @@ class MVCC:
         cut = bisect.bisect_left(self._event_revs, revision)
         del self._events[:cut]
         del self._event_revs[:cut]
+        # What stays replayable at the compaction revision itself is what etcd
+        # keeps: a put made at it, without the older version it replaced, and
+        # no deletion (the tombstone was just dropped).
+        at = bisect.bisect_right(self._event_revs, revision)
+        kept = [Event(e.type, e.kv) for e in self._events[:at] if e.type == EventType.PUT]
+        self._events[:at] = kept
+        self._event_revs[:at] = [e.revision for e in kept]
 
     # -- snapshots ---------------------------------------------------------
 

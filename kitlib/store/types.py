@@ -197,18 +197,19 @@ class Op:
     prefix: bool = False
     prev_kv: bool = False
     limit: int = 0
+    range_end: str | None = None
 
     @classmethod
     def put(cls, key: str, value: Value, *, lease: int = 0, prev_kv: bool = False) -> "Op":
         return cls("put", key, as_bytes(value), lease=lease, prev_kv=prev_kv)
 
     @classmethod
-    def delete(cls, key: str, *, prefix: bool = False, prev_kv: bool = False) -> "Op":
-        return cls("delete", key, prefix=prefix, prev_kv=prev_kv)
+    def delete(cls, key: str, range_end: str | None = None, *, prefix: bool = False, prev_kv: bool = False) -> "Op":
+        return cls("delete", key, prefix=prefix, prev_kv=prev_kv, range_end=range_end)
 
     @classmethod
-    def range(cls, key: str, *, prefix: bool = False, limit: int = 0) -> "Op":
-        return cls("range", key, prefix=prefix, limit=limit)
+    def range(cls, key: str, range_end: str | None = None, *, prefix: bool = False, limit: int = 0) -> "Op":
+        return cls("range", key, prefix=prefix, limit=limit, range_end=range_end)
 
 
 OpResult = Union[RangeResult, PutResult, DeleteResult]

@@ -1,0 +1,65 @@
+"""The watcher's side of a watch, shared by both backends.
+
+A backend feeds a :class:`QueuedWatch` from its own thread (the embedded
+store's flusher, or the reader of etcd's watch stream); the reader of the
+watch takes events off a queue in order, at its own pace. An error put on the
+queue (for example :class:`~kitlib.store.errors.Compacted`) is raised by
+``get`` and stays: a failed watch does not recover, the caller re-lists.
+
+Simplifications:
+- The queue is unbounded; etcd cancels a watcher that falls too far behind
+  and makes it start again.
+"""
+
+from __future__ import annotations
+
+import queue
+from typing import Iterator
+
+from kitlib.store.types import Event
+
+
+class QueuedWatch:
+    """Events in revision order; see :class:`~kitlib.store.types.Watch` for the contract."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self.cancelled = False
+
+    def _put(self, item: Event | BaseException) -> None:
+        self._queue.put(item)
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        if self.cancelled and self._queue.empty():
+            return None
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            self._queue.put(item)  # stays failed
+            raise item
+        return item  # None after cancel()
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.get()
+            if event is None:
+                return
+            yield event
+
+    def cancel(self) -> None:
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self._stop()
+        self._queue.put(None)  # wakes a blocked get()
+
+    def _stop(self) -> None:
+        """Detach from the backend (called once, by :meth:`cancel`)."""
+
+    def __enter__(self) -> "QueuedWatch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
