@@ -28,7 +28,9 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 grade: setup
-	$(BIN)/nbgrader generate_assignment --force --all
+	@set -e; for dir in solutions/*/; do \
+	    $(BIN)/nbgrader generate_assignment --force "$$(basename "$$dir")"; \
+	done
 
 bench: setup
 	$(PY) bench/store.py
