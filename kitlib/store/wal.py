@@ -36,7 +36,6 @@ import os
 import re
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +69,22 @@ def read_records(data: bytes) -> tuple[list[bytes], int]:
         records.append(payload)
         offset = start + length
     return records, offset
+
+
+def intact_record_after(data: bytes, bad: int) -> bool:
+    """Is there an intact record anywhere after the bad one at offset ``bad``?
+
+    A torn write damages only the end of the log: the batch being written
+    when the process or the machine died, never acknowledged. An intact
+    record after a damaged one means damage in the middle, which may have
+    hit an acknowledged write; recovery must stop rather than cut it off.
+    """
+    for offset in range(bad + 1, len(data) - _HEADER.size + 1):
+        length, crc = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        if 0 < length <= len(data) - start and zlib.crc32(data[start : start + length]) == crc:
+            return True
+    return False
 
 
 def _fsync_dir(path: Path) -> None:
@@ -170,6 +185,12 @@ class DataDir:
                         f"{path} is damaged at byte {end} but is not the last log segment; "
                         "restore the data directory from a backup"
                     )
+                if intact_record_after(data, end):
+                    raise StoreCorrupted(
+                        f"{path} is damaged at byte {end}, before records that are intact: this is not "
+                        "a torn last write, and cutting the log there would lose acknowledged writes; "
+                        "restore the data directory from a backup"
+                    )
                 log.warning("cutting a torn record off the end of %s (%d bytes at offset %d)", path.name, len(data) - end, end)
                 with open(path, "r+b") as f:
                     f.truncate(end)
@@ -187,13 +208,18 @@ class DataDir:
 class _Waiter:
     """A writer waiting for its record to be durable; ``lock`` is held until it may go on."""
 
-    __slots__ = ("seq", "lock", "lead")
+    __slots__ = ("seq", "lock", "lead", "next")
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
         self.lock = threading.Lock()
         self.lock.acquire()
         self.lead = False
+        self.next: "_Waiter | None" = None
+
+    def wake(self) -> None:
+        """Release this writer; it releases the next one in the chain (see :meth:`WAL._lead`)."""
+        self.lock.release()
 
 
 class WAL:
@@ -252,6 +278,8 @@ class WAL:
                 self._waiters.append(waiter)
         if waiter is not None:
             waiter.lock.acquire()  # parked until a leader releases us
+            if waiter.next is not None:
+                waiter.next.wake()
             if not waiter.lead:
                 if self._failure is not None and self._durable < seq:
                     raise StoreError(f"the write-ahead log failed ({self._failure}); this write is not durable") from self._failure
@@ -259,10 +287,6 @@ class WAL:
         self._lead()
 
     def _lead(self) -> None:
-        # Give up the interpreter for a moment first, so writers that are
-        # ready to run append their records and join this flush (the same
-        # idea as PostgreSQL's commit_delay, with a delay of zero).
-        time.sleep(0)
         with self._mu:
             batch, self._pending = self._pending, []
             upto = self._appended
@@ -284,12 +308,18 @@ class WAL:
             if self._waiters:
                 # Records appended during this flush: the oldest of their
                 # writers leads the next one.
+                # It is woken first, so the next fsync overlaps the others' wake-up.
                 self._waiters[0].lead = True
-                done.append(self._waiters.pop(0))
+                done.insert(0, self._waiters.pop(0))
             else:
                 self._flushing = False
-        for waiter in done:
-            waiter.lock.release()
+        # Wake the writers as a chain, each releasing the next: one thread
+        # becomes runnable at a time, instead of all of them at once fighting
+        # over the interpreter lock.
+        for first, second in zip(done, done[1:]):
+            first.next = second
+        if done:
+            done[0].wake()
 
     def _write(self, batch: list[bytes]) -> None:
         if self._file is None or not batch:

@@ -100,3 +100,34 @@ def test_wal_records_are_appended_in_order_and_flushed(tmp_path):
     wal.close()
     records, _ = read_records((tmp_path / "wal-0000000000000001.log").read_bytes())
     assert [r for r in records] == [f'{{"rev":{i},"ops":[]}}'.encode() for i in range(5)]
+
+
+@pytest.mark.parametrize("record", [0, 2, 4], ids=["first", "middle", "second-to-last"])
+def test_damage_before_intact_records_is_corruption_not_a_torn_tail(tmp_path, record):
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        for i in range(6):
+            store.put(f"/k/{i}", str(i))
+    segment = _segment(tmp_path)
+    data = bytearray(segment.read_bytes())
+    offsets = []
+    offset = 0
+    while offset < len(data):  # find where each record starts
+        offsets.append(offset)
+        offset += 8 + int.from_bytes(data[offset : offset + 4], "little")
+    data[offsets[record] + 10] ^= 0xFF  # flip one byte of that record's payload
+    segment.write_bytes(bytes(data))
+    with pytest.raises(StoreCorrupted, match="before records that are intact"):
+        EmbeddedStore(tmp_path, lessor=False)
+    assert segment.read_bytes() == bytes(data), "recovery must not cut a damaged log"
+
+
+def test_damaged_last_record_is_a_torn_tail(tmp_path):
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        for i in range(3):
+            store.put(f"/k/{i}", str(i))
+    segment = _segment(tmp_path)
+    data = bytearray(segment.read_bytes())
+    data[-3] ^= 0xFF  # the last record: complete length, wrong checksum
+    segment.write_bytes(bytes(data))
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        assert [kv.key for kv in store.range("/k/", prefix=True)] == ["/k/0", "/k/1"]
