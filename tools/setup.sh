@@ -46,8 +46,9 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
         "$PYTHON" -m venv "$VENV"
     fi
     say "installing pinned Python packages (requirements.txt)"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+    # (pip's notes about this machine's extra package folders are noise here.)
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2> >(grep -v "^WARNING: Location 'file:" >&2)
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "^WARNING: Location 'file:" >&2)
     echo "$want" >"$stamp"
 fi
 
@@ -58,6 +59,6 @@ if [[ ! -f .web/.kit-installed || tools/web/package-lock.json -nt .web/.kit-inst
         "$VENV/bin/python" tools/web/install_assets.py
         touch .web/.kit-installed
     else
-        say "npm is missing, so the website will load math and widgets from the network: sudo apt-get install npm"
+        say "npm is missing, so the website's offline assets (MathJax, widgets) cannot be installed and make book will fail: sudo apt-get install npm, then make setup"
     fi
 fi
