@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from base64 import b64decode, b64encode
+from base64 import b64decode
 from collections import deque
 from pathlib import Path
 
@@ -56,7 +56,7 @@ from kitlib.store.types import (
     Value,
     as_bytes,
 )
-from kitlib.store.wal import WAL, DataDir, _fsync_dir
+from kitlib.store.wal import WAL, DataDir, _fsync_dir, compact_op, del_op, grant_op, put_op, revoke_op
 from kitlib.store.watch import QueuedWatch
 
 log = logging.getLogger(__name__)
@@ -206,9 +206,9 @@ class EmbeddedStore:
         if self._closed:
             raise StoreClosed("the store is closed; open it again")
 
-    def _commit(self, ops: list[list], events: list[Event]) -> int:
+    def _commit(self, ops: list[str], events: list[Event]) -> int:
         """Log a change (lock held) and return its sequence number to wait on."""
-        seq = self._wal.append({"rev": self._mvcc.revision, "ops": ops})
+        seq = self._wal.append(self._mvcc.revision, ops)
         self._undelivered.append((seq, events))
         self._records_since_snapshot += 1
         return seq
@@ -233,7 +233,7 @@ class EmbeddedStore:
                 if events:
                     self._delivered_revision = events[-1].revision
 
-    def _apply(self, op: Op, revision: int, log_ops: list[list], events: list[Event]) -> OpResult:
+    def _apply(self, op: Op, revision: int, log_ops: list[str], events: list[Event]) -> OpResult:
         if op.kind == "range":
             # A read reports the revision it saw: the new one only if this
             # transaction already wrote something before it (as etcd does).
@@ -243,7 +243,7 @@ class EmbeddedStore:
             prev = self._mvcc.current(op.key)
             event = self._mvcc.put(op.key, op.value, revision, op.lease)
             self._attach(op.key, prev.lease if prev else 0, op.lease)
-            log_ops.append(["put", op.key, b64encode(op.value).decode(), op.lease])
+            log_ops.append(put_op(op.key, op.value, op.lease))
             events.append(event)
             return PutResult(revision, prev if op.prev_kv else None)
         kr = key_range(op.key, op.range_end, op.prefix)
@@ -254,7 +254,7 @@ class EmbeddedStore:
                 continue
             assert event.prev_kv is not None
             self._attach(key, event.prev_kv.lease, 0)
-            log_ops.append(["del", key])
+            log_ops.append(del_op(key))
             events.append(event)
             deleted.append(event.prev_kv)
         return DeleteResult(revision, len(deleted), deleted if op.prev_kv else [])
@@ -296,7 +296,7 @@ class EmbeddedStore:
             branch = success if succeeded else failure
             self._check_leases(branch)
             revision = self._mvcc.revision + 1
-            log_ops: list[list] = []
+            log_ops: list[str] = []
             events: list[Event] = []
             responses = [self._apply(op, revision, log_ops, events) for op in branch]
             if not log_ops:  # nothing changed: no new revision, nothing to log
@@ -387,7 +387,7 @@ class EmbeddedStore:
         with self._lock:
             self._check_open()
             self._mvcc.compact(revision)
-            seq = self._wal.append({"rev": self._mvcc.revision, "ops": [["compact", revision]]})
+            seq = self._wal.append(self._mvcc.revision, [compact_op(revision)])
         self._wal.wait_durable(seq)
 
     # -- leases --------------------------------------------------------------
@@ -404,7 +404,7 @@ class EmbeddedStore:
             while lease_id in self._leases:
                 lease_id = self._rng.getrandbits(62) or 1
             self._leases[lease_id] = _Lease(lease_id, int(ttl), self.clock.now() + ttl)
-            seq = self._commit([["grant", lease_id, int(ttl)]], [])
+            seq = self._commit([grant_op(lease_id, int(ttl))], [])
         self._after_commit(seq)
         return Lease(lease_id, int(ttl))
 
@@ -438,15 +438,15 @@ class EmbeddedStore:
                 raise LeaseNotFound(lease_id)
             keys = sorted(lease.keys)
             events: list[Event] = []
-            log_ops: list[list] = []
+            log_ops: list[str] = []
             if keys:
                 self._mvcc.revision += 1
                 for key in keys:
                     event = self._mvcc.delete(key, self._mvcc.revision)
                     if event is not None:
                         events.append(event)
-                        log_ops.append(["del", key])
-            log_ops.append(["revoke", lease_id])
+                        log_ops.append(del_op(key))
+            log_ops.append(revoke_op(lease_id))
             seq = self._commit(log_ops, events)
         self._after_commit(seq)
 

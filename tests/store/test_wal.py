@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from kitlib.store.embedded import EmbeddedStore
 from kitlib.store.errors import StoreCorrupted, StoreError
-from kitlib.store.wal import WAL, frame, read_records
+from kitlib.store.wal import WAL, compact_op, del_op, encode_record, frame, grant_op, put_op, read_records, revoke_op
 
 
 def _segment(data_dir):
@@ -95,7 +96,7 @@ def test_group_commit_shares_fsyncs_between_concurrent_writers(tmp_path):
 
 def test_wal_records_are_appended_in_order_and_flushed(tmp_path):
     wal = WAL(tmp_path / "wal-0000000000000001.log")
-    seqs = [wal.append({"rev": i, "ops": []}) for i in range(5)]
+    seqs = [wal.append(i, []) for i in range(5)]
     wal.wait_durable(seqs[-1])
     wal.close()
     records, _ = read_records((tmp_path / "wal-0000000000000001.log").read_bytes())
@@ -131,3 +132,17 @@ def test_damaged_last_record_is_a_torn_tail(tmp_path):
     segment.write_bytes(bytes(data))
     with EmbeddedStore(tmp_path, lessor=False) as store:
         assert [kv.key for kv in store.range("/k/", prefix=True)] == ["/k/0", "/k/1"]
+
+
+@pytest.mark.parametrize(
+    "ops, as_json",
+    [
+        ([], []),
+        ([put_op("/registry/pods/default/web-0", b'{"kind":"Pod"}', 0)], [["put", "/registry/pods/default/web-0", "eyJraW5kIjoiUG9kIn0=", 0]]),
+        ([put_op('a "quoted" \\ key\n', b"", 7), del_op("/k/é/雪")], [["put", 'a "quoted" \\ key\n', "", 7], ["del", "/k/é/雪"]]),
+        ([grant_op(2**62 - 1, 30), revoke_op(1), compact_op(12)], [["grant", 2**62 - 1, 30], ["revoke", 1], ["compact", 12]]),
+    ],
+    ids=["empty", "put", "escapes-and-unicode", "leases-and-compaction"],
+)
+def test_records_are_the_json_that_json_dumps_writes(ops, as_json):
+    assert encode_record(41, ops) == json.dumps({"rev": 41, "ops": as_json}, separators=(",", ":")).encode()
