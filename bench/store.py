@@ -13,7 +13,8 @@ the embedded store is for.
 
 Measured: durable puts per second with 1 and 16 concurrent writers, put
 latency (p50/p99) at 16 writers, watch delivery latency (put to event
-received, p50/p99), and the time to range over 10,000 keys.
+received, p50/p99), and the time to range over 10,000 keys. Each figure is
+the median of several rounds that alternate between the two stores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,6 +36,7 @@ from kitlib.errors import KitError  # noqa: E402
 from kitlib.store.embedded import EmbeddedStore  # noqa: E402
 from kitlib.store.etcd import EtcdStore  # noqa: E402
 from kitlib.store.local_etcd import LocalEtcd  # noqa: E402
+from kitlib.store.types import Op  # noqa: E402
 
 
 def etcd_version() -> str:
@@ -104,8 +107,6 @@ def range_time(store, keys: int, repeats: int) -> float:
     """Median seconds to read ``keys`` keys under one prefix."""
     batch = 100
     for start in range(0, keys, batch):
-        from kitlib.store.types import Op
-
         store.txn([], [Op.put(f"/bench/range/{i:06d}", b"r" * 256) for i in range(start, min(keys, start + batch))])
     times = []
     for _ in range(repeats):
@@ -116,19 +117,17 @@ def range_time(store, keys: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(store, args) -> dict[str, float]:
-    results: dict[str, float] = {}
+def measure_round(store, args, results: dict[str, list[float]]) -> None:
+    """One round of every measurement on one store, appended to ``results``."""
     for writers in (1, 16):
         rate, latencies = throughput(store, writers, args.duration, f"w{writers}")
-        results[f"puts/s, {writers} writer{'s' if writers > 1 else ''}"] = rate
+        results[f"puts/s, {writers} writer{'s' if writers > 1 else ''}"].append(rate)
         if writers == 16:
-            results["put p50 at 16 writers (ms)"] = percentile(latencies, 50) * 1e3
-            results["put p99 at 16 writers (ms)"] = percentile(latencies, 99) * 1e3
+            results["put p50 at 16 writers (ms)"].append(percentile(latencies, 50) * 1e3)
+            results["put p99 at 16 writers (ms)"].append(percentile(latencies, 99) * 1e3)
     watch = watch_latency(store, args.watch_events)
-    results["watch latency p50 (ms)"] = percentile(watch, 50) * 1e3
-    results["watch latency p99 (ms)"] = percentile(watch, 99) * 1e3
-    results[f"range of {args.range_keys} keys (ms)"] = range_time(store, args.range_keys, args.repeats) * 1e3
-    return results
+    results["watch latency p50 (ms)"].append(percentile(watch, 50) * 1e3)
+    results["watch latency p99 (ms)"].append(percentile(watch, 99) * 1e3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,29 +136,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watch-events", type=int, default=500)
     parser.add_argument("--range-keys", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per store")
     parser.add_argument("--quick", action="store_true", help="a smoke run: short and small")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.watch_events, args.range_keys, args.repeats = 0.5, 30, 1000, 2
+        args.duration, args.watch_events, args.range_keys, args.repeats, args.rounds = 0.5, 30, 1000, 2, 1
 
+    # Both stores run side by side and the rounds alternate between them, so
+    # a machine that gets busier or quieter during the run (a shared disk, a
+    # neighbour's job) shifts both columns alike; the table shows medians.
+    rounds: dict[str, dict[str, list[float]]] = {"embedded": defaultdict(list), "etcd": defaultdict(list)}
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         try:
-            with EmbeddedStore(Path(tmp) / "embedded", lessor=False) as embedded:
-                ours = measure(embedded, args)
-            with LocalEtcd(base_dir=tmp) as etcd:
+            with EmbeddedStore(Path(tmp) / "embedded", lessor=False) as embedded, LocalEtcd(base_dir=tmp) as etcd:
                 remote = EtcdStore(etcd.url)
                 try:
-                    theirs = measure(remote, args)
+                    stores = {"embedded": embedded, "etcd": remote}
+                    for _ in range(args.rounds):
+                        for name, store in stores.items():
+                            measure_round(store, args, rounds[name])
+                    range_metric = f"range of {args.range_keys} keys (ms)"
+                    for name, store in stores.items():
+                        rounds[name][range_metric].append(range_time(store, args.range_keys, args.repeats) * 1e3)
                 finally:
                     remote.close()
-            version = etcd_version()
         except KitError as err:
             print(f"bench/store: {err}", file=sys.stderr)
             return 1
+    version = etcd_version()
+    ours = {metric: statistics.median(values) for metric, values in rounds["embedded"].items()}
+    theirs = {metric: statistics.median(values) for metric, values in rounds["etcd"].items()}
 
     anchor = f"etcd {version}"
-    print("Store benchmark: durable writes, same machine, same run")
+    print(f"Store benchmark: durable writes, same machine, same run (median of {args.rounds} alternating rounds)")
     print(f"{'metric':<34} {'embedded':>12} {anchor:>14} {'embedded/etcd':>14}")
     for metric in ours:
         ratio = ours[metric] / theirs[metric] if theirs[metric] else float("nan")

@@ -240,11 +240,7 @@ class EmbeddedStore:
             result = self._mvcc.range(key_range(op.key, op.range_end, op.prefix), limit=op.limit)
             return RangeResult(result.kvs, result.count, result.more, revision if log_ops else revision - 1)
         if op.kind == "put":
-            prev = self._mvcc.current(op.key)
-            event = self._mvcc.put(op.key, op.value, revision, op.lease)
-            self._attach(op.key, prev.lease if prev else 0, op.lease)
-            log_ops.append(put_op(op.key, op.value, op.lease))
-            events.append(event)
+            prev = self._apply_put(op.key, op.value, op.lease, revision, log_ops, events)
             return PutResult(revision, prev if op.prev_kv else None)
         kr = key_range(op.key, op.range_end, op.prefix)
         deleted = []
@@ -258,6 +254,14 @@ class EmbeddedStore:
             events.append(event)
             deleted.append(event.prev_kv)
         return DeleteResult(revision, len(deleted), deleted if op.prev_kv else [])
+
+    def _apply_put(self, key: str, value: bytes, lease: int, revision: int, log_ops: list[str], events: list[Event]) -> KeyValue | None:
+        """Put ``key`` at ``revision`` (lock held); return the version it replaced."""
+        prev = self._mvcc.current(key)
+        events.append(self._mvcc.put(key, value, revision, lease))
+        self._attach(key, prev.lease if prev else 0, lease)
+        log_ops.append(put_op(key, value, lease))
+        return prev
 
     def _attach(self, key: str, old_lease: int, new_lease: int) -> None:
         if old_lease and old_lease in self._leases:
@@ -319,8 +323,22 @@ class EmbeddedStore:
             return self._mvcc.compact_revision
 
     def put(self, key: str, value: Value, *, lease: int = 0, prev_kv: bool = False) -> PutResult:
-        result = self.txn([], [Op.put(key, value, lease=lease, prev_kv=prev_kv)])
-        return result.responses[0]  # type: ignore[return-value]
+        # The same as txn([], [Op.put(...)]), without building the
+        # transaction: a plain put is the commonest write by far.
+        if key == "":
+            raise ValueError("a key must not be empty (etcd has no empty key); the empty prefix means every key")
+        value = as_bytes(value)
+        log_ops: list[str] = []
+        events: list[Event] = []
+        with self._lock:
+            self._check_open()
+            self._check_leases([Op.put(key, value, lease=lease)] if lease else [])
+            revision = self._mvcc.revision + 1
+            prev = self._apply_put(key, value, lease, revision, log_ops, events)
+            self._mvcc.revision = revision
+            seq = self._commit(log_ops, events)
+        self._after_commit(seq)
+        return PutResult(revision, prev if prev_kv else None)
 
     def get(self, key: str, *, revision: int = 0) -> KeyValue | None:
         result = self.range(key, revision=revision)

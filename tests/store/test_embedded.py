@@ -110,10 +110,17 @@ def test_lessor_thread_runs_on_the_store_clock(tmp_path):
         lease = store.lease_grant(5)
         store.put("/x", "1", lease=lease.id)
         watch = store.watch("/x")
-        for _ in range(30):  # the lessor wakes every 0.25 s of fake time
+        # The lessor wakes every 0.25 s of fake time; keep the fake clock
+        # moving until it has expired the lease (it may start sleeping only
+        # after some of the advances, so a fixed number is not enough).
+        event = None
+        for _ in range(400):
             clock.advance(0.25)
-        event = watch.get(timeout=5)
+            event = watch.get(timeout=0.01)
+            if event is not None:
+                break
         assert event is not None and event.type == EventType.DELETE
+        assert clock.now() >= 5
 
 
 def test_leases_get_their_full_ttl_back_after_a_restart(tmp_path):
