@@ -121,6 +121,7 @@ class EmbeddedStore:
         self._fsync = fsync
         self.snapshot_every = snapshot_every
         self._lock = threading.RLock()
+        self._snapshot_lock = threading.Lock()  # held for a whole snapshot (see snapshot())
         self._watch_lock = threading.Lock()
         self._watchers: set[EmbeddedWatch] = set()
         self._leases: dict[int, _Lease] = {}
@@ -217,10 +218,13 @@ class EmbeddedStore:
         """Wait (lock released) until the change is durable; snapshot if due."""
         self._wal.wait_durable(seq)
         if self._dir is not None and self._records_since_snapshot >= self.snapshot_every:
-            with self._lock:
-                # Another writer may have taken the snapshot meanwhile.
-                if self._records_since_snapshot >= self.snapshot_every and not self._closed:
-                    self.snapshot()
+            # One snapshot at a time; a writer that finds one under way goes on.
+            if self._snapshot_lock.acquire(blocking=False):
+                try:
+                    if self._records_since_snapshot >= self.snapshot_every and not self._closed:
+                        self._snapshot()
+                finally:
+                    self._snapshot_lock.release()
 
     def _deliver_upto(self, seq: int) -> None:
         # Runs in the one thread that just made records up to ``seq`` durable.
@@ -497,35 +501,45 @@ class EmbeddedStore:
     # -- snapshots and shutdown ----------------------------------------------
 
     def snapshot(self) -> Path | None:
-        """Write the whole state to disk and start a new, empty log segment."""
+        """Write the whole state to disk, start a new log segment, and drop the old ones.
+
+        Writers are held up only while the state is copied and the log
+        switches to a new segment; encoding and writing the snapshot (the
+        slow part) happens after the lock is released. Until the snapshot
+        file is renamed into place, the old segments stay, so a crash at any
+        moment recovers from the previous snapshot and every segment.
+        """
         if self._dir is None:
             return None
+        with self._snapshot_lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> Path:
+        assert self._dir is not None
         with self._lock:
             self._check_open()
             self._wal.flush()
             revision = self._mvcc.revision
-            state = {
-                "format": 1,
-                "mvcc": self._mvcc.dump(),
-                "leases": [[lease.id, lease.ttl] for lease in self._leases.values()],
-            }
-            path = self._dir.write_snapshot(revision, state)
+            copy = self._mvcc.copy()
+            leases = [[lease.id, lease.ttl] for lease in self._leases.values()]
             old = self._wal
-            segment = self._dir.segment_path(revision + 1)
-            self._wal = WAL(segment, fsync=self._fsync, on_durable=self._deliver_upto)
+            self._wal = WAL(self._dir.segment_path(revision + 1), fsync=self._fsync, on_durable=self._deliver_upto)
             self._wal.fsyncs = old.fsyncs
             old.close()
-            self._dir.remove_before(revision, keep_segment=segment)
             self._records_since_snapshot = 0
-            log.info("snapshot at revision %d", revision)
-            return path
+        path = self._dir.write_snapshot(revision, {"format": 1, "mvcc": MVCC.encode(copy), "leases": leases})
+        self._dir.remove_before(revision)
+        log.info("snapshot at revision %d", revision)
+        return path
 
     @property
     def fsyncs(self) -> int:
         return self._wal.fsyncs
 
     def close(self) -> None:
-        with self._lock:
+        # Wait for a snapshot being written: the directory must not be
+        # unlocked for another process while files are still changing.
+        with self._snapshot_lock, self._lock:
             if self._closed:
                 return
             self._closed = True

@@ -218,13 +218,28 @@ class MVCC:
 
     def dump(self) -> dict:
         """Everything needed to rebuild this key space (see :meth:`load`)."""
+        return self.encode(self.copy())
+
+    def copy(self) -> tuple[int, int, list[tuple[str, list[int], list[KeyValue | None]]]]:
+        """A consistent copy, cheap to take under the store's lock.
+
+        Versions are immutable, so copying the lists that hold them is
+        enough; :meth:`encode` then does the slow part without the lock.
+        """
+        histories = [(key, h.revs.copy(), h.kvs.copy()) for key, h in self._history.items()]
+        return self.revision, self.compact_revision, histories
+
+    @staticmethod
+    def encode(copy: tuple[int, int, list[tuple[str, list[int], list[KeyValue | None]]]]) -> dict:
+        """A copy from :meth:`copy` as the JSON-ready state :meth:`load` reads."""
+        revision, compact_revision, histories = copy
         keys = {}
-        for key, history in self._history.items():
+        for key, revs, kvs in histories:
             keys[key] = [
                 [rev, None] if kv is None else [rev, kv.create_revision, kv.version, kv.lease, b64encode(kv.value).decode()]
-                for rev, kv in zip(history.revs, history.kvs)
+                for rev, kv in zip(revs, kvs)
             ]
-        return {"revision": self.revision, "compact_revision": self.compact_revision, "keys": keys}
+        return {"revision": revision, "compact_revision": compact_revision, "keys": keys}
 
     @classmethod
     def load(cls, state: dict) -> "MVCC":

@@ -191,13 +191,18 @@ class DataDir:
         _fsync_dir(self.path)
         return final
 
-    def remove_before(self, revision: int, keep_segment: Path) -> None:
-        """Delete snapshots older than ``revision`` and every segment but ``keep_segment``."""
+    def remove_before(self, revision: int) -> None:
+        """Delete what a durable snapshot at ``revision`` replaces.
+
+        That is older snapshots, and every log segment started at or before
+        ``revision`` (the store started a new one at ``revision + 1`` when it
+        took the snapshot, so those hold only records the snapshot has).
+        """
         for rev, path in self.snapshots():
             if rev < revision:
                 path.unlink(missing_ok=True)
-        for _, path in self.segments():
-            if path != keep_segment:
+        for first, path in self.segments():
+            if first <= revision:
                 path.unlink(missing_ok=True)
         for tmp in self.path.glob("snap-*.tmp"):
             tmp.unlink(missing_ok=True)

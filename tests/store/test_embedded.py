@@ -162,3 +162,30 @@ def test_memory_store_is_not_durable(tmp_path):
     assert store.data_dir is None
     store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_crash_while_writing_a_snapshot_loses_nothing(tmp_path, monkeypatch):
+    from kitlib.store import wal
+
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        for i in range(5):
+            store.put(f"/a/{i}", str(i))
+        store.snapshot()
+        for i in range(5):
+            store.put(f"/b/{i}", str(i))
+
+        def die(self, revision, state):  # the process dies before the new snapshot is in place
+            raise KeyboardInterrupt("killed while writing the snapshot")
+
+        monkeypatch.setattr(wal.DataDir, "write_snapshot", die)
+        with pytest.raises(KeyboardInterrupt):
+            store.snapshot()
+        store.put("/c/0", "after")  # the log already moved on to a new segment
+        monkeypatch.undo()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len([n for n in names if n.startswith("wal-")]) == 2, names
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        assert store.range("/", prefix=True, count_only=True).count == 11
+        store.snapshot()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len([n for n in names if n.startswith("wal-")]) == 1 and len([n for n in names if n.startswith("snap-")]) == 1
