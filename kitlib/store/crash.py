@@ -108,10 +108,6 @@ def _writer(data_dir: str, tag: str, threads: int, snapshot_every: int) -> None:
         worker.join()
 
 
-def _log_bytes(data_dir: Path) -> int:
-    return sum(p.stat().st_size for p in data_dir.glob("wal-*.log"))
-
-
 def run_trials(
     data_dir: Path,
     trials: int,
@@ -152,12 +148,11 @@ def run_trials(
         child.stdout.close()  # type: ignore[union-attr]
         child.stderr.close()  # type: ignore[union-attr]
         report.trials += 1
-        size_at_kill = _log_bytes(data_dir)
 
         store = EmbeddedStore(data_dir, lessor=False)
         try:
             report.restarts += 1
-            if _log_bytes(data_dir) < size_at_kill:
+            if store.torn_bytes:
                 report.torn_tails += 1
             # The last acknowledged write of each key must be there, or a
             # later write of the same trial (durable, killed before its ack).

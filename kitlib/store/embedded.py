@@ -133,6 +133,7 @@ class EmbeddedStore:
         self._closed = False
 
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.torn_bytes = 0  # bytes of a torn last record that recovery cut off
         self._dir: DataDir | None = None
         if self.data_dir is None:
             self._mvcc = MVCC()
@@ -164,8 +165,9 @@ class EmbeddedStore:
             for lease_id, ttl in state["leases"]:
                 self._leases[lease_id] = _Lease(lease_id, ttl, 0.0)
         snapshot_revision = self._mvcc.revision
-        records, last_segment = self._dir.replay()
-        for record in records:
+        replay = self._dir.replay()
+        self.torn_bytes = replay.torn_bytes
+        for record in replay.records:
             # A crash between writing a snapshot and removing the old log
             # leaves records the snapshot already holds: their key changes
             # are skipped, their lease changes replayed in order (harmless).
@@ -177,12 +179,13 @@ class EmbeddedStore:
             kv = self._mvcc.current(key)
             if kv is not None and kv.lease in self._leases:
                 self._leases[kv.lease].keys.add(key)
-        if last_segment is None:
-            last_segment = self._dir.segment_path(self._mvcc.revision + 1)
-        self._wal = WAL(last_segment, fsync=self._fsync, on_durable=self._deliver_upto)
+        if replay.last_segment is None:
+            self._wal = WAL(self._dir.segment_path(self._mvcc.revision + 1), fsync=self._fsync, on_durable=self._deliver_upto)
+        else:
+            self._wal = WAL(replay.last_segment, offset=replay.end, fsync=self._fsync, on_durable=self._deliver_upto)
         _fsync_dir(self._dir.path)
-        self._records_since_snapshot = len(records)
-        log.info("recovered %s at revision %d (%d log records replayed)", self._dir.path, self._mvcc.revision, len(records))
+        self._records_since_snapshot = len(replay.records)
+        log.info("recovered %s at revision %d (%d log records replayed)", self._dir.path, self._mvcc.revision, len(replay.records))
 
     def _replay(self, record: dict, keys: bool = True) -> None:
         revision = record["rev"]

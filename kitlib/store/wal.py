@@ -13,8 +13,15 @@ On disk, a data directory holds::
     snap-<revision>.json    the whole key space at a revision (written to a
                             temporary file, fsynced, then renamed into place)
     wal-<first>.log         the records after that snapshot, each framed as
-                            length (4 bytes) | CRC-32 (4 bytes) | JSON payload
+                            length (4 bytes) | CRC-32 (4 bytes) | JSON payload,
+                            followed by zeros the log has not used yet
     LOCK                    held with flock while a process has the store open
+
+Segments are filled with zeros ahead of the writes (etcd preallocates its
+segments for the same reason): an fsync after writing into space the file
+already has only flushes data, while one that grows the file must also
+commit the new size to the file system's journal, which measured a fifth
+slower here. A zero length marks where the records end.
 
 Recovery loads the newest snapshot, then replays the log. A crash during a
 write can leave a *torn* last record (short, or failing its checksum); it was
@@ -22,9 +29,10 @@ never acknowledged, so recovery cuts the log there and carries on. A bad
 record anywhere else is real corruption and stops recovery with a message.
 
 Simplifications:
-- etcd's log also carries raft terms and indexes, preallocates 64 MB
-  segments, and its snapshots are bbolt database files; here records are JSON
-  and segments grow until the next snapshot.
+- etcd's log also carries raft terms and indexes, starts a new 64 MB
+  segment when one is full, and its snapshots are bbolt database files;
+  here records are JSON and a segment grows (in zero-filled steps) until the
+  next snapshot.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kitlib.store.errors import StoreCorrupted, StoreError
@@ -49,6 +58,8 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<II")  # payload length, CRC-32 of the payload
 _MAX_RECORD = 1 << 30  # a length above this is garbage, not a record
 _SEGMENT = re.compile(r"^wal-([0-9a-f]{16})\.log$")
+_FIRST_STEP = 64 << 10  # zeros written ahead of a new segment
+_MAX_STEP = 4 << 20
 _SNAPSHOT = re.compile(r"^snap-([0-9a-f]{16})\.json$")
 
 
@@ -95,6 +106,8 @@ def read_records(data: bytes) -> tuple[list[bytes], int]:
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
         start = offset + _HEADER.size
+        if length == 0:  # the zeros after the last record: no payload is empty
+            break
         if length > _MAX_RECORD or start + length > len(data):
             break
         payload = data[start : start + length]
@@ -210,38 +223,53 @@ class DataDir:
 
     # -- recovery ----------------------------------------------------------
 
-    def replay(self) -> tuple[list[dict], Path | None]:
-        """Every intact log record in order; the torn tail of the last segment is cut off."""
-        records: list[dict] = []
+    def replay(self) -> "Replay":
+        """Every intact log record in order; a torn tail of the last segment is zeroed."""
+        result = Replay()
         segments = self.segments()
-        last_path = None
         for index, (_, path) in enumerate(segments):
             data = path.read_bytes()
             payloads, end = read_records(data)
-            if end < len(data):
+            # Records never end in a zero byte (the payload is JSON), so
+            # everything written ends at the last byte that is not zero.
+            written = len(data.rstrip(b"\0"))
+            if end < written:
                 if index != len(segments) - 1:
                     raise StoreCorrupted(
                         f"{path} is damaged at byte {end} but is not the last log segment; "
                         "restore the data directory from a backup"
                     )
-                if intact_record_after(data, end):
+                if intact_record_after(data[:written], end):
                     raise StoreCorrupted(
                         f"{path} is damaged at byte {end}, before records that are intact: this is not "
                         "a torn last write, and cutting the log there would lose acknowledged writes; "
                         "restore the data directory from a backup"
                     )
-                log.warning("cutting a torn record off the end of %s (%d bytes at offset %d)", path.name, len(data) - end, end)
-                with open(path, "r+b") as f:
-                    f.truncate(end)
-                    f.flush()
-                    os.fsync(f.fileno())
+                log.warning("cutting a torn record off the end of %s (%d bytes at offset %d)", path.name, written - end, end)
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, bytes(written - end), end)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                result.torn_bytes += written - end
             for payload in payloads:
                 try:
-                    records.append(json.loads(payload))
+                    result.records.append(json.loads(payload))
                 except ValueError as err:  # a CRC-valid record is always our JSON
                     raise StoreCorrupted(f"{path}: a record passed its checksum but is not JSON ({err})") from err
-            last_path = path
-        return records, last_path
+            result.last_segment, result.end = path, end
+        return result
+
+
+@dataclass
+class Replay:
+    """What recovery found in the log."""
+
+    records: list[dict] = field(default_factory=list)
+    last_segment: Path | None = None
+    end: int = 0  # where the records of the last segment end: the next write goes there
+    torn_bytes: int = 0  # bytes of a half-written last record that were cut off
 
 
 class _Waiter:
@@ -282,11 +310,22 @@ class WAL:
     Python's interpreter lock; measured here, that cost more than the fsync.)
     """
 
-    def __init__(self, path: Path | None, *, fsync: bool = True, on_durable: Callable[[int], None] = lambda seq: None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        offset: int = 0,
+        fsync: bool = True,
+        on_durable: Callable[[int], None] = lambda seq: None,
+    ) -> None:
         self.path = path
         self._fsync = fsync
         self._on_durable = on_durable
-        self._file = open(path, "ab") if path is not None else None
+        # Records go at ``offset`` (the end of the records already there),
+        # into zeros written ahead of them up to ``_allocated``.
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if path is not None else -1
+        self._offset = offset
+        self._allocated = os.fstat(self._fd).st_size if path is not None else 0
         self._mu = threading.Lock()
         self._pending: list[bytes] = []
         self._waiters: list[_Waiter] = []  # in sequence order
@@ -363,12 +402,20 @@ class WAL:
             done[0].wake()
 
     def _write(self, batch: list[bytes]) -> None:
-        if self._file is None or not batch:
+        if self._fd < 0 or not batch:
             return
-        self._file.write(b"".join(batch))
-        self._file.flush()
+        data = b"".join(batch)
+        if self._offset + len(data) > self._allocated:
+            # Zero-fill ahead, in steps that double from 64 KiB to 4 MiB, so a
+            # small store stays small and a busy one extends rarely.
+            step = min(max(_FIRST_STEP, self._allocated), _MAX_STEP)
+            size = max(self._allocated + step, self._offset + len(data))
+            os.pwrite(self._fd, bytes(size - self._allocated), self._allocated)
+            self._allocated = size
+        os.pwrite(self._fd, data, self._offset)
+        self._offset += len(data)
         if self._fsync:
-            os.fdatasync(self._file.fileno())
+            os.fdatasync(self._fd)
             self.fsyncs += 1
 
     def flush(self) -> None:
@@ -381,6 +428,6 @@ class WAL:
         try:
             self.flush()
         finally:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

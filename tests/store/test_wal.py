@@ -17,6 +17,17 @@ def _segment(data_dir):
     return segment
 
 
+def _written(segment):
+    """The records in a segment, without the zeros written ahead of them."""
+    return segment.read_bytes().rstrip(b"\0")
+
+
+def _rewrite(segment, records: bytes) -> None:
+    """Put ``records`` back where they were, keeping the segment's zero-filled size."""
+    size = segment.stat().st_size
+    segment.write_bytes(records + bytes(max(0, size - len(records))))
+
+
 @pytest.mark.parametrize(
     "tail, kept",
     [
@@ -42,16 +53,17 @@ def test_torn_last_record_is_cut_and_store_reopens(tmp_path, cut):
         store.put("/b", "2")
         revision = store.put("/c", "3").revision
     segment = _segment(tmp_path)
-    data = segment.read_bytes()
+    data = _written(segment)
     # A crash while writing the next record leaves some of its bytes behind.
     torn = frame(b'{"rev":99,"ops":[["put","/d","NA==",0]]}')[:cut]
-    segment.write_bytes(data + torn)
+    _rewrite(segment, data + torn)
     with EmbeddedStore(tmp_path, lessor=False) as store:
         assert store.revision == revision
+        assert store.torn_bytes == len(torn.rstrip(b"\0"))
         assert [kv.key for kv in store.range("/", prefix=True)] == ["/a", "/b", "/c"]
         assert store.get("/d") is None
         store.put("/d", "4")  # the log goes on after the cut
-    assert segment.stat().st_size > len(data)
+    assert len(_written(segment)) > len(data)
     with EmbeddedStore(tmp_path, lessor=False) as store:
         assert store.get("/d").text == "4"
 
@@ -62,7 +74,7 @@ def test_damage_in_an_older_segment_is_reported_not_ignored(tmp_path):
     first = _segment(tmp_path)
     # A second segment after the damaged one: the damage is not a torn tail.
     (tmp_path / "wal-00000000000000ff.log").write_bytes(frame(b'{"rev":255,"ops":[]}'))
-    first.write_bytes(first.read_bytes()[:-2] + b"zz")
+    _rewrite(first, _written(first)[:-2] + b"zz")
     with pytest.raises(StoreCorrupted, match="not the last log segment"):
         EmbeddedStore(tmp_path, lessor=False)
 
@@ -100,6 +112,7 @@ def test_wal_records_are_appended_in_order_and_flushed(tmp_path):
     wal.wait_durable(seqs[-1])
     wal.close()
     records, _ = read_records((tmp_path / "wal-0000000000000001.log").read_bytes())
+    assert (tmp_path / "wal-0000000000000001.log").stat().st_size == 64 << 10  # zero-filled ahead
     assert [r for r in records] == [f'{{"rev":{i},"ops":[]}}'.encode() for i in range(5)]
 
 
@@ -109,17 +122,17 @@ def test_damage_before_intact_records_is_corruption_not_a_torn_tail(tmp_path, re
         for i in range(6):
             store.put(f"/k/{i}", str(i))
     segment = _segment(tmp_path)
-    data = bytearray(segment.read_bytes())
+    data = bytearray(_written(segment))
     offsets = []
     offset = 0
     while offset < len(data):  # find where each record starts
         offsets.append(offset)
         offset += 8 + int.from_bytes(data[offset : offset + 4], "little")
     data[offsets[record] + 10] ^= 0xFF  # flip one byte of that record's payload
-    segment.write_bytes(bytes(data))
+    _rewrite(segment, bytes(data))
     with pytest.raises(StoreCorrupted, match="before records that are intact"):
         EmbeddedStore(tmp_path, lessor=False)
-    assert segment.read_bytes() == bytes(data), "recovery must not cut a damaged log"
+    assert _written(segment) == bytes(data), "recovery must not cut a damaged log"
 
 
 def test_damaged_last_record_is_a_torn_tail(tmp_path):
@@ -127,9 +140,9 @@ def test_damaged_last_record_is_a_torn_tail(tmp_path):
         for i in range(3):
             store.put(f"/k/{i}", str(i))
     segment = _segment(tmp_path)
-    data = bytearray(segment.read_bytes())
+    data = bytearray(_written(segment))
     data[-3] ^= 0xFF  # the last record: complete length, wrong checksum
-    segment.write_bytes(bytes(data))
+    _rewrite(segment, bytes(data))
     with EmbeddedStore(tmp_path, lessor=False) as store:
         assert [kv.key for kv in store.range("/k/", prefix=True)] == ["/k/0", "/k/1"]
 
@@ -146,3 +159,18 @@ def test_damaged_last_record_is_a_torn_tail(tmp_path):
 )
 def test_records_are_the_json_that_json_dumps_writes(ops, as_json):
     assert encode_record(41, ops) == json.dumps({"rev": 41, "ops": as_json}, separators=(",", ":")).encode()
+
+
+def test_segments_are_zero_filled_ahead_in_growing_steps(tmp_path):
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        segment = _segment(tmp_path)
+        sizes = set()
+        for i in range(400):
+            store.put(f"/k/{i}", "v" * 1000)  # about 1.4 KB a record
+            sizes.add(segment.stat().st_size)
+    # 64 KiB, then 128, 256, 512 KiB: the file is always ahead of the records.
+    assert sorted(sizes)[:4] == [64 << 10, 128 << 10, 256 << 10, 512 << 10]
+    assert len(_written(segment)) < segment.stat().st_size
+    with EmbeddedStore(tmp_path, lessor=False) as store:
+        assert store.range("/k/", prefix=True, count_only=True).count == 400
+        assert store.torn_bytes == 0
