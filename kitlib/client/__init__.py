@@ -7,56 +7,67 @@ components do through client-go:
 - :mod:`kitlib.client.workqueue`: the work queue a controller's event
   handlers fill with ``"namespace/name"`` keys and its workers drain
   (de-duplicated, delayed on the clock, rate-limited retries);
-- :mod:`kitlib.client.informer`: list + watch kept in a local, read-only
-  cache with indexes (the Reflector, the Indexer, the SharedInformer), and
-  the event handlers that tell a controller what changed;
+- :mod:`kitlib.client.ratelimiter`: how long a failed key waits before its
+  next try (per-key exponential back-off, an overall token bucket);
+- :mod:`kitlib.client.reflector`: list + watch from a :class:`ListWatch`,
+  resumed after a broken watch, listed again after ``410 Gone``;
+- :mod:`kitlib.client.indexer`: the local, read-only cache with indexes
+  that the reflector fills;
+- :mod:`kitlib.client.informer`: the SharedInformer that runs a reflector
+  into an indexer, and the event handlers that tell a controller what
+  changed;
 - ``kitlib.client.rest`` (to come): the HTTP transport and typed helpers
-  that implement :class:`~kitlib.client.informer.ListWatch` against a real
+  that implement :class:`~kitlib.client.reflector.ListWatch` against a real
   API server.
 
 Simplifications: see each module.
 """
 
-from kitlib.client.informer import (
+from kitlib.client.indexer import (
     NAMESPACE_INDEX,
     NODE_NAME_INDEX,
-    Backoff,
     DeletedFinalStateUnknown,
     Indexer,
-    ListWatch,
     ReadOnlyObject,
-    Reflector,
-    ResourceEventHandler,
-    ResourceEventHandlerFuncs,
-    SharedInformer,
-    WatchStream,
     deletion_handling_key,
     freeze,
     namespace_index,
     node_name_index,
+)
+from kitlib.client.informer import (
+    ResourceEventHandler,
+    ResourceEventHandlerFuncs,
+    SharedInformer,
     wait_for_cache_sync,
 )
-from kitlib.client.workqueue import (
+from kitlib.client.ratelimiter import (
     BucketRateLimiter,
-    DelayingQueue,
-    Empty,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
-    QueueMetrics,
     RateLimiter,
+    default_controller_rate_limiter,
+)
+from kitlib.client.reflector import Backoff, ListWatch, Reflector, WatchStream
+from kitlib.client.workqueue import (
+    DelayingQueue,
+    Empty,
+    QueueMetrics,
     RateLimitingQueue,
     WorkQueue,
     WorkQueueError,
-    default_controller_rate_limiter,
 )
 
 __all__ = [
+    # reflector
+    "Backoff", "ListWatch", "Reflector", "WatchStream",
+    # indexer
+    "NAMESPACE_INDEX", "NODE_NAME_INDEX", "DeletedFinalStateUnknown", "Indexer", "ReadOnlyObject",
+    "deletion_handling_key", "freeze", "namespace_index", "node_name_index",
     # informer
-    "NAMESPACE_INDEX", "NODE_NAME_INDEX", "Backoff", "DeletedFinalStateUnknown", "Indexer", "ListWatch",
-    "ReadOnlyObject", "Reflector", "ResourceEventHandler", "ResourceEventHandlerFuncs", "SharedInformer",
-    "WatchStream", "deletion_handling_key", "freeze", "namespace_index", "node_name_index", "wait_for_cache_sync",
+    "ResourceEventHandler", "ResourceEventHandlerFuncs", "SharedInformer", "wait_for_cache_sync",
     # workqueue
-    "BucketRateLimiter", "DelayingQueue", "Empty", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
-    "QueueMetrics", "RateLimiter", "RateLimitingQueue", "WorkQueue", "WorkQueueError",
+    "DelayingQueue", "Empty", "QueueMetrics", "RateLimitingQueue", "WorkQueue", "WorkQueueError",
+    # ratelimiter
+    "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter", "RateLimiter",
     "default_controller_rate_limiter",
 ]

@@ -13,10 +13,10 @@ record appended to the log; then, without the lock, the writer waits for the
 group commit that puts its record on disk; the thread that did that flush
 hands the new events to the watchers, in revision order.
 
-Leases live beside the keys: a key put with a lease is deleted when the lease
-expires (its keep-alives stopped) or is revoked. A background thread checks
-expiry on the store's clock, so a :class:`~kitlib.clock.FakeClock` drives it
-in tests and simulations.
+Leases live beside the keys, in a :class:`~kitlib.store.lessor.Lessor`: a key
+put with a lease is deleted when the lease expires (its keep-alives stopped)
+or is revoked. A background thread checks expiry on the store's clock, so a
+:class:`~kitlib.clock.FakeClock` drives it in tests and simulations.
 
 Simplifications:
 - One node, no raft: etcd replicates each record to a majority of its members
@@ -25,8 +25,7 @@ Simplifications:
   applied in memory first); if the process dies in that moment, the write
   was never acknowledged and is gone after recovery, though a reader saw it.
   etcd applies a write only after it is committed.
-- Lease IDs come from the store's random generator; on restart every lease
-  gets its full TTL again (etcd does the same when a new leader takes over).
+- The leases' own simplifications are listed in :mod:`kitlib.store.lessor`.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from pathlib import Path
 
 from kitlib.clock import Clock, RealClock
 from kitlib.store.errors import DuplicateKey, LeaseNotFound, StoreClosed, StoreError
+from kitlib.store.lessor import Lessor
 from kitlib.store.mvcc import MVCC, KeyRange, key_range
 from kitlib.store.types import (
     Compare,
@@ -61,8 +61,6 @@ from kitlib.store.watch import QueuedWatch
 
 log = logging.getLogger(__name__)
 
-# The shortest lease etcd grants with its default election timeout.
-MIN_LEASE_TTL = 2
 # How often the lessor looks for expired leases (etcd checks every 500 ms).
 LEASE_CHECK_INTERVAL = 0.25
 # Take a snapshot and start a new log segment after this many records, so
@@ -70,16 +68,6 @@ LEASE_CHECK_INTERVAL = 0.25
 # same; a snapshot holds all uncompacted history and stops writers while it
 # is written, so taking them much more often costs more than it saves.
 DEFAULT_SNAPSHOT_EVERY = 100_000
-
-
-class _Lease:
-    __slots__ = ("id", "ttl", "expiry", "keys")
-
-    def __init__(self, lease_id: int, ttl: int, expiry: float) -> None:
-        self.id = lease_id
-        self.ttl = ttl
-        self.expiry = expiry
-        self.keys: set[str] = set()
 
 
 class EmbeddedWatch(QueuedWatch):
@@ -124,7 +112,7 @@ class EmbeddedStore:
         self._snapshot_lock = threading.Lock()  # held for a whole snapshot (see snapshot())
         self._watch_lock = threading.Lock()
         self._watchers: set[EmbeddedWatch] = set()
-        self._leases: dict[int, _Lease] = {}
+        self._lessor = Lessor(self.clock, self._rng)  # the leases; used under self._lock
         # (sequence number, events) appended in revision order, delivered to
         # watchers once the sequence number is durable.
         self._undelivered: deque[tuple[int, list[Event]]] = deque()
@@ -148,10 +136,10 @@ class EmbeddedStore:
         self._delivered_revision = self._mvcc.revision
 
         self._stop = threading.Event()
-        self._lessor: threading.Thread | None = None
+        self._lessor_thread: threading.Thread | None = None
         if lessor:
-            self._lessor = threading.Thread(target=self._run_lessor, name="kit-store-lessor", daemon=True)
-            self._lessor.start()
+            self._lessor_thread = threading.Thread(target=self._run_lessor, name="kit-store-lessor", daemon=True)
+            self._lessor_thread.start()
 
     # -- recovery ------------------------------------------------------------
 
@@ -163,7 +151,7 @@ class EmbeddedStore:
         else:
             self._mvcc = MVCC.load(state["mvcc"])
             for lease_id, ttl in state["leases"]:
-                self._leases[lease_id] = _Lease(lease_id, ttl, 0.0)
+                self._lessor.restore(lease_id, ttl)
         snapshot_revision = self._mvcc.revision
         replay = self._dir.replay()
         self.torn_bytes = replay.torn_bytes
@@ -172,13 +160,11 @@ class EmbeddedStore:
             # leaves records the snapshot already holds: their key changes
             # are skipped, their lease changes replayed in order (harmless).
             self._replay(record, keys=state is None or record["rev"] > snapshot_revision)
-        now = self.clock.now()
-        for lease in self._leases.values():
-            lease.expiry = now + lease.ttl
+        self._lessor.promote()
         for key in self._mvcc.keys():
             kv = self._mvcc.current(key)
-            if kv is not None and kv.lease in self._leases:
-                self._leases[kv.lease].keys.add(key)
+            if kv is not None and kv.lease in self._lessor:
+                self._lessor.attach(key, 0, kv.lease)
         if replay.last_segment is None:
             self._wal = WAL(self._dir.segment_path(self._mvcc.revision + 1), fsync=self._fsync, on_durable=self._deliver_upto)
         else:
@@ -196,9 +182,9 @@ class EmbeddedStore:
             elif kind == "del" and keys:
                 self._mvcc.delete(op[1], revision)
             elif kind == "grant":
-                self._leases[op[1]] = _Lease(op[1], op[2], 0.0)
+                self._lessor.restore(op[1], op[2])
             elif kind == "revoke":
-                self._leases.pop(op[1], None)
+                self._lessor.forget(op[1])
             elif kind == "compact":
                 if op[1] > self._mvcc.compact_revision:
                     self._mvcc.compact(op[1])
@@ -256,7 +242,7 @@ class EmbeddedStore:
             if event is None:
                 continue
             assert event.prev_kv is not None
-            self._attach(key, event.prev_kv.lease, 0)
+            self._lessor.attach(key, event.prev_kv.lease, 0)
             log_ops.append(del_op(key))
             events.append(event)
             deleted.append(event.prev_kv)
@@ -266,15 +252,9 @@ class EmbeddedStore:
         """Put ``key`` at ``revision`` (lock held); return the version it replaced."""
         prev = self._mvcc.current(key)
         events.append(self._mvcc.put(key, value, revision, lease))
-        self._attach(key, prev.lease if prev else 0, lease)
+        self._lessor.attach(key, prev.lease if prev else 0, lease)
         log_ops.append(put_op(key, value, lease))
         return prev
-
-    def _attach(self, key: str, old_lease: int, new_lease: int) -> None:
-        if old_lease and old_lease in self._leases:
-            self._leases[old_lease].keys.discard(key)
-        if new_lease:
-            self._leases[new_lease].keys.add(key)
 
     def _check_ops(self, ops: list[Op]) -> None:
         # etcd refuses a transaction that writes one key twice, because the
@@ -294,7 +274,7 @@ class EmbeddedStore:
     def _check_leases(self, ops: list[Op]) -> None:
         # Only the branch that runs needs its leases to exist (as in etcd).
         for op in ops:
-            if op.kind == "put" and op.lease and op.lease not in self._leases:
+            if op.kind == "put" and op.lease and op.lease not in self._lessor:
                 raise LeaseNotFound(op.lease)
 
     def txn(self, compare: list[Compare], success: list[Op], failure: list[Op] | None = None) -> TxnResult:
@@ -420,48 +400,28 @@ class EmbeddedStore:
     def lease_grant(self, ttl: int) -> Lease:
         if ttl < 1:
             raise ValueError("a lease's TTL is a whole number of seconds, at least 1")
-        # etcd raises short TTLs to its minimum (1.5 election timeouts, 2 s
-        # with default settings), so a lease cannot expire between heartbeats.
-        ttl = max(int(ttl), MIN_LEASE_TTL)
         with self._lock:
             self._check_open()
-            lease_id = self._rng.getrandbits(62) or 1
-            while lease_id in self._leases:
-                lease_id = self._rng.getrandbits(62) or 1
-            self._leases[lease_id] = _Lease(lease_id, int(ttl), self.clock.now() + ttl)
-            seq = self._commit([grant_op(lease_id, int(ttl))], [])
+            lease = self._lessor.grant(ttl)  # raised to etcd's minimum TTL
+            seq = self._commit([grant_op(lease.id, lease.ttl)], [])
         self._after_commit(seq)
-        return Lease(lease_id, int(ttl))
+        return lease
 
     def lease_keepalive(self, lease_id: int) -> int:
         with self._lock:
             self._check_open()
-            lease = self._leases.get(lease_id)
-            if lease is None or lease.expiry <= self.clock.now():
-                # An expired lease is not renewed, even if the lessor has not
-                # revoked it yet: its keys are already as good as gone.
-                raise LeaseNotFound(lease_id)
             # Keep-alives are not logged: after a restart every lease gets its
             # full TTL anyway.
-            lease.expiry = self.clock.now() + lease.ttl
-            return lease.ttl
+            return self._lessor.renew(lease_id)
 
     def lease_time_to_live(self, lease_id: int) -> LeaseInfo:
         with self._lock:
-            lease = self._leases.get(lease_id)
-            if lease is None:
-                raise LeaseNotFound(lease_id)
-            # Whole seconds left, rounded down as etcd reports them.
-            remaining = max(0, int(lease.expiry - self.clock.now()))
-            return LeaseInfo(lease_id, remaining, lease.ttl, sorted(lease.keys))
+            return self._lessor.time_to_live(lease_id)
 
     def lease_revoke(self, lease_id: int) -> None:
         with self._lock:
             self._check_open()
-            lease = self._leases.pop(lease_id, None)
-            if lease is None:
-                raise LeaseNotFound(lease_id)
-            keys = sorted(lease.keys)
+            keys = self._lessor.revoke(lease_id)
             events: list[Event] = []
             log_ops: list[str] = []
             if keys:
@@ -480,8 +440,7 @@ class EmbeddedStore:
         with self._lock:
             if self._closed:
                 return []
-            now = self.clock.now()
-            expired = [lease.id for lease in self._leases.values() if lease.expiry <= now]
+            expired = self._lessor.expired()
         for lease_id in expired:
             try:
                 self.lease_revoke(lease_id)
@@ -524,7 +483,7 @@ class EmbeddedStore:
             self._wal.flush()
             revision = self._mvcc.revision
             copy = self._mvcc.copy()
-            leases = [[lease.id, lease.ttl] for lease in self._leases.values()]
+            leases = self._lessor.snapshot()
             old = self._wal
             self._wal = WAL(self._dir.segment_path(revision + 1), fsync=self._fsync, on_durable=self._deliver_upto)
             self._wal.fsyncs = old.fsyncs

@@ -5,12 +5,11 @@ client. :class:`EtcdStore` speaks to an etcd 3.4 server through the JSON
 gateway etcd serves beside its gRPC API (``POST /v3/kv/range`` and friends),
 so it needs nothing but the standard library; the contract test suite runs on
 it and on the embedded store alike, which is how we know the embedded store
-behaves like etcd. :class:`LocalEtcd` starts a throw-away single-member etcd
-on 127.0.0.1 for tests, benchmarks and the book.
+behaves like etcd. (:class:`~kitlib.store.local_etcd.LocalEtcd` starts a
+throw-away single-member etcd on 127.0.0.1 for tests, benchmarks and the book.)
 
-The gateway's JSON is protobuf's: keys and values are base64, 64-bit
-integers arrive as strings, and a field whose value is zero, false or empty
-is left out (a PUT event has no ``type``; a missing key's lease is absent).
+The JSON the gateway speaks is encoded and decoded in
+:mod:`kitlib.store.etcd_json`.
 
 Simplifications:
 - Plain JSON over HTTP/1.1 instead of gRPC over HTTP/2: one connection per
@@ -35,9 +34,7 @@ import json
 import logging
 import socket
 import threading
-import time
 import weakref
-from base64 import b64decode, b64encode
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,16 +47,28 @@ from kitlib.store.errors import (
     StoreError,
     StoreUnavailable,
 )
+from kitlib.store.etcd_json import (
+    _b64,
+    _compare_json,
+    _event,
+    _header_revision,
+    _int,
+    _key_fields,
+    _key_text,
+    _kv,
+    _op_json,
+    _op_result,
+    _range_result,
+    _single_key,
+    _stream_messages,
+)
 from kitlib.store.types import (
     Compare,
     DeleteResult,
-    Event,
-    EventType,
     KeyValue,
     Lease,
     LeaseInfo,
     Op,
-    OpResult,
     PutResult,
     RangeResult,
     TxnResult,
@@ -81,150 +90,9 @@ _ERR_LEASE = "requested lease not found"
 # gRPC's status code Unavailable: etcd is stopping, has no leader, or timed out.
 _UNAVAILABLE = 14
 
-# etcdserverpb.Compare's enums: what is compared, and how.
-_COMPARE_TARGET = {
-    "version": "VERSION", "create_revision": "CREATE", "mod_revision": "MOD", "value": "VALUE", "lease": "LEASE",
-}
-_COMPARE_RESULT = {"=": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER"}
-
 # The connection-level failures that mean "nobody answered", as opposed to an
 # answer we did not like.
 _NETWORK_ERRORS = (OSError, http.client.HTTPException)
-
-
-# -- the JSON gateway's encoding ----------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return b64encode(data).decode("ascii")
-
-
-def _key_bytes(key: str) -> bytes:
-    # surrogateescape round-trips keys another client wrote that are not UTF-8.
-    return key.encode("utf-8", "surrogateescape")
-
-
-def _key_text(data: str) -> str:
-    return b64decode(data).decode("utf-8", "surrogateescape")
-
-
-def _prefix_end_bytes(prefix: bytes) -> bytes:
-    """etcd's ``GetPrefixRangeEnd``: increment the last byte that is not 0xff."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\0"  # every key
-
-
-def _single_key(key: str) -> bytes:
-    if key == "":
-        raise ValueError("a key must not be empty (etcd has no empty key); the empty prefix means every key")
-    return _key_bytes(key)
-
-
-def _key_fields(key: str, range_end: str | None, prefix: bool) -> dict[str, str]:
-    """The ``key``/``range_end`` pair etcd expects for one key, a range or a prefix."""
-    raw = _key_bytes(key)
-    if prefix:
-        if raw == b"":
-            # "\0" to "\0" is etcd's way of saying every key.
-            return {"key": _b64(b"\0"), "range_end": _b64(b"\0")}
-        return {"key": _b64(raw), "range_end": _b64(_prefix_end_bytes(raw))}
-    if range_end:
-        # etcd refuses an empty key even to start a range; "\0" is the first
-        # key that can exist, so the range is the same.
-        return {"key": _b64(raw or b"\0"), "range_end": _b64(_key_bytes(range_end))}
-    return {"key": _b64(_single_key(key))}
-
-
-def _int(obj: dict, name: str) -> int:
-    # int64 fields arrive as strings, and not at all when zero.
-    return int(obj.get(name, 0))
-
-
-def _kv(obj: dict) -> KeyValue:
-    return KeyValue(
-        key=_key_text(obj["key"]),
-        value=b64decode(obj.get("value", "")),
-        create_revision=_int(obj, "create_revision"),
-        mod_revision=_int(obj, "mod_revision"),
-        version=_int(obj, "version"),
-        lease=_int(obj, "lease"),
-    )
-
-
-def _header_revision(obj: dict) -> int:
-    return _int(obj.get("header", {}), "revision")
-
-
-def _range_result(obj: dict) -> RangeResult:
-    return RangeResult(
-        kvs=[_kv(kv) for kv in obj.get("kvs", [])],
-        count=_int(obj, "count"),
-        more=bool(obj.get("more", False)),
-        revision=_header_revision(obj),
-    )
-
-
-def _compare_json(c: Compare) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "key": _b64(_single_key(c.key)),
-        "target": _COMPARE_TARGET[c.target],
-        "result": _COMPARE_RESULT[c.op],
-    }
-    if c.target == "value":
-        body["value"] = _b64(as_bytes(c.operand))  # type: ignore[arg-type]
-    else:
-        body[c.target] = str(int(c.operand))  # type: ignore[arg-type]
-    return body
-
-
-def _op_json(op: Op) -> dict[str, Any]:
-    if op.kind == "put":
-        put: dict[str, Any] = {"key": _b64(_single_key(op.key)), "value": _b64(op.value)}
-        if op.lease:
-            put["lease"] = str(op.lease)
-        if op.prev_kv:
-            put["prev_kv"] = True
-        return {"request_put": put}
-    if op.kind == "delete":
-        delete: dict[str, Any] = _key_fields(op.key, op.range_end, op.prefix)
-        if op.prev_kv:
-            delete["prev_kv"] = True
-        return {"request_delete_range": delete}
-    if op.kind == "range":
-        rng: dict[str, Any] = _key_fields(op.key, op.range_end, op.prefix)
-        if op.limit:
-            rng["limit"] = str(op.limit)
-        return {"request_range": rng}
-    raise ValueError(f"unknown transaction operation {op.kind!r}: use Op.put, Op.delete or Op.range")
-
-
-def _op_result(obj: dict) -> OpResult:
-    if "response_range" in obj:
-        return _range_result(obj["response_range"])
-    if "response_put" in obj:
-        put = obj["response_put"]
-        prev = put.get("prev_kv")
-        return PutResult(_header_revision(put), _kv(prev) if prev else None)
-    if "response_delete_range" in obj:
-        d = obj["response_delete_range"]
-        return DeleteResult(_header_revision(d), _int(d, "deleted"), [_kv(kv) for kv in d.get("prev_kvs", [])])
-    raise StoreError(f"etcd answered a transaction with an operation this client does not know: {obj!r}")
-
-
-def _event(obj: dict) -> Event:
-    kind = EventType.DELETE if obj.get("type") == "DELETE" else EventType.PUT
-    prev = obj.get("prev_kv")
-    return Event(kind, _kv(obj["kv"]), _kv(prev) if prev else None)
-
-
-def _stream_messages(raw: bytes) -> list[dict]:
-    """A streaming answer is one JSON object per line."""
-    return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
 # -- the client -----------------------------------------------------------------
@@ -386,7 +254,7 @@ class EtcdStore:
         return StoreUnavailable(
             f"no etcd at {self.url} ({err.__class__.__name__}: {err}): start one with "
             f"`etcd --data-dir /tmp/kit-etcd --listen-client-urls {self.url} --advertise-client-urls {self.url}` "
-            "(or kitlib.store.etcd.LocalEtcd), or use the embedded store: open_store('memory://')"
+            "(or kitlib.store.local_etcd.LocalEtcd), or use the embedded store: open_store('memory://')"
         )
 
     def _refusal(self, path: str, status: int, raw: bytes, *, revision: int = 0, lease: int = 0) -> StoreError:
@@ -648,9 +516,6 @@ class EtcdStore:
 
     def __repr__(self) -> str:
         return f"<EtcdStore {self.url}{' closed' if self._closed else ''}>"
-
-
-# -- a throw-away etcd server ------------------------------------------------------
 
 
 __all__ = ["DEFAULT_URL", "EtcdStore", "EtcdWatch"]

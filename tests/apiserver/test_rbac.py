@@ -7,15 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from kitlib.apiserver import rbac
+from kitlib.apiserver import bootstrappolicy, rbac
 from kitlib.apiserver.authn import UserInfo, node_user, service_account_user
+from kitlib.apiserver.bootstrappolicy import READ, READ_WRITE, bootstrap_policy
 from kitlib.apiserver.rbac import (
-    READ,
-    READ_WRITE,
     Decision,
     InMemoryRBAC,
     RBACAuthorizer,
-    bootstrap_policy,
     forbidden,
     forbidden_message,
     rule,
@@ -548,6 +546,7 @@ def test_rule_and_subject_helpers_spell_objects_as_kubernetes():
     assert subject("ServiceAccount", "b", "ns") == {"kind": "ServiceAccount", "name": "b", "namespace": "ns"}
 
 
-def test_module_docstring_and_examples():
-    assert "Simplifications:" in rbac.__doc__
-    assert doctest.testmod(rbac).failed == 0
+@pytest.mark.parametrize("module", [rbac, bootstrappolicy])
+def test_module_docstring_and_examples(module):
+    assert "Simplifications:" in module.__doc__
+    assert doctest.testmod(module).failed == 0

@@ -12,21 +12,19 @@ import pytest
 
 from kitlib.api.errors import Gone, InternalError
 from kitlib.api.meta import deep_copy, key_of
-from kitlib.client.informer import (
+from kitlib.client.indexer import (
     NAMESPACE_INDEX,
     NODE_NAME_INDEX,
-    Backoff,
     DeletedFinalStateUnknown,
     Indexer,
     ReadOnlyObject,
-    Reflector,
-    SharedInformer,
     deletion_handling_key,
     freeze,
     namespace_index,
     node_name_index,
-    wait_for_cache_sync,
 )
+from kitlib.client.informer import SharedInformer, wait_for_cache_sync
+from kitlib.client.reflector import Backoff, Reflector
 from kitlib.clock import FakeClock
 
 from .fakes import ScriptedListWatch, StoreListWatch, eventually, memory_store, pod

@@ -9,17 +9,13 @@ import time
 import pytest
 
 from kitlib.clock import FakeClock, RealClock
-from kitlib.client.workqueue import (
+from kitlib.client.ratelimiter import (
     BucketRateLimiter,
-    DelayingQueue,
-    Empty,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
-    RateLimitingQueue,
-    WorkQueue,
-    WorkQueueError,
     default_controller_rate_limiter,
 )
+from kitlib.client.workqueue import DelayingQueue, Empty, RateLimitingQueue, WorkQueue, WorkQueueError
 
 
 def run_script(q: WorkQueue, script):
@@ -381,7 +377,10 @@ def test_a_worker_loop_retries_until_sync_succeeds():
     assert q.num_requeues("ns/a") == 0
 
 
-@pytest.mark.parametrize("name", ["kitlib.client", "kitlib.client.workqueue", "kitlib.client.informer"])
+@pytest.mark.parametrize("name", [
+    "kitlib.client", "kitlib.client.workqueue", "kitlib.client.ratelimiter", "kitlib.client.reflector",
+    "kitlib.client.indexer", "kitlib.client.informer",
+])
 def test_module_docstring_and_examples(name):
     import doctest
     import importlib
