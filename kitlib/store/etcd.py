@@ -87,8 +87,12 @@ _ERR_FUTURE = "required revision is a future revision"
 _ERR_DUPLICATE = "duplicate key given in txn request"
 _ERR_LEASE = "requested lease not found"
 
-# gRPC's status code Unavailable: etcd is stopping, has no leader, or timed out.
+# gRPC's status codes that mean etcd went away rather than refused: Unavailable
+# (14: stopping, no leader, timed out) and Canceled (1: the gateway's own
+# connection to etcd closing as etcd shuts down, "the client connection is
+# closing").
 _UNAVAILABLE = 14
+_GONE_CODES = (1, _UNAVAILABLE)
 
 # The connection-level failures that mean "nobody answered", as opposed to an
 # answer we did not like.
@@ -168,8 +172,9 @@ class EtcdWatch(QueuedWatch):
                     break
                 if "error" in message:
                     error = message["error"]
-                    # grpc_code 14 (Unavailable): "transport is closing" when etcd stops.
-                    cls = StoreUnavailable if error.get("grpc_code") == _UNAVAILABLE else StoreError
+                    # "transport is closing" (14) or "the client connection is
+                    # closing" (1) when etcd stops, depending on timing.
+                    cls = StoreUnavailable if error.get("grpc_code") in _GONE_CODES else StoreError
                     raise cls(f"etcd at {self._store.url} ended the watch: {error.get('message', error)}")
                 if not self._handle(message.get("result", {})):
                     return
@@ -273,7 +278,7 @@ class EtcdStore:
             return DuplicateKey(f"{_ERR_DUPLICATE}: a transaction may write each key once")
         if _ERR_LEASE in message:
             return LeaseNotFound(lease)
-        if code == _UNAVAILABLE:
+        if code in _GONE_CODES:
             return StoreUnavailable(f"etcd at {self.url} is unavailable ({path}): {message}")
         return StoreError(f"etcd at {self.url} refused {path} (HTTP {status}, gRPC code {code}): {message}")
 
