@@ -51,6 +51,24 @@ WRONG_ANSWERS: dict[str, dict[str, tuple[str, set[str]]]] = {
             {"test-single-update", "test-create-missing", "test-refusal"},
         ),
     },
+    "label-selectors": {
+        # Equality only: `=`, `==` and `!=` right (absent keys included), set-based operators never match.
+        "equality-only": (
+            '''def matches(requirements, labels):
+    for requirement in requirements:
+        if requirement.operator in ("=", "=="):
+            ok = labels.get(requirement.key) == requirement.values[0]
+        elif requirement.operator == "!=":
+            ok = labels.get(requirement.key) != requirement.values[0]
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+''',
+            {"test-equality"},
+        ),
+    },
 }
 
 NOT_WRITTEN = "is not written yet: replace `raise NotImplementedError()`"
