@@ -214,11 +214,16 @@ class Registry:
         def replace(current: Obj) -> Obj:
             if precondition and int(current["metadata"]["resourceVersion"]) != precondition:
                 raise Conflict(resource.plural, name, group=resource.group)
-            return self._merge_update(resource, current, obj, subresource)
+            return self.merge_update(resource, current, obj, subresource)
 
         return self.guaranteed_update(resource, namespace, name, replace)
 
-    def _merge_update(self, resource: Resource, current: Obj, new: Obj, subresource: str) -> Obj:
+    def merge_update(self, resource: Resource, current: Obj, new: Obj, subresource: str = "") -> Obj:
+        """``new`` as an update of ``current``: server-owned metadata kept, status subresource and generation rules applied.
+
+        :meth:`update` uses it on the object a client sent; a PATCH handler on
+        the object its patch produced, inside :meth:`guaranteed_update`.
+        """
         new = meta.deep_copy(new)
         new["apiVersion"], new["kind"] = resource.api_version, resource.kind
         md, old_md = new.setdefault("metadata", {}), current["metadata"]

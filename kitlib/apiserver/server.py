@@ -329,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
             def patched(current: dict) -> dict:
                 new = apply_defaults(apply_patch(current, patch, content_type, kind=resource.kind,
                                                  api_version=resource.api_version))
-                return registry._merge_update(resource, current, new, info.subresource)
+                return registry.merge_update(resource, current, new, info.subresource)
 
             return self._send(200, registry.guaranteed_update(resource, namespace, info.name, patched))
         if verb == "delete":
