@@ -15,8 +15,8 @@ watches stream newline-delimited JSON events over a chunked response.
 
 Simplifications (this first version):
 - No admission chain beyond defaulting, no OpenAPI documents, no
-  server-side apply, no ClusterIP allocation, no ``log``/``binding``/
-  ``scale`` subresources yet; no watch bookmarks.
+  server-side apply, no ClusterIP allocation, no ``log``/``binding``
+  subresources yet; no watch bookmarks.
 - One thread per connection (Python's ThreadingHTTPServer).
 """
 
@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from kitlib.api.errors import APIError, BadRequest, MethodNotAllowed, NotFound, success_status
+from kitlib.api.errors import APIError, BadRequest, Conflict, MethodNotAllowed, NotFound, success_status
 from kitlib.api.fields import parse_field_selector
+from kitlib.api.meta import deep_copy
 from kitlib.api.selectors import parse_label_selector
 from kitlib.apiserver import discovery
 from kitlib.apiserver.authn import Authenticator, UserInfo
@@ -46,6 +47,7 @@ from kitlib.apiserver.rbac import RBACAuthorizer, forbidden
 from kitlib.apiserver.registry import Registry
 from kitlib.apiserver.requestinfo import request_info
 from kitlib.apiserver.resources import Resource, for_kind, lookup
+from kitlib.apiserver.scale import replicas_of, to_scale
 from kitlib.apiserver.table import to_table
 from kitlib.clock import Clock, RealClock
 from kitlib.store import Store
@@ -291,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
         registry = self.api.registry
         namespace = info.namespace or None
         verb = info.verb
+        if info.subresource == "scale":
+            return self._scale(resource, namespace, info)
         if verb in ("list", "watch"):
             labels = parse_label_selector(q.get("labelSelector", ""))
             fields = parse_field_selector(q.get("fieldSelector", ""))
@@ -348,6 +352,31 @@ class _Handler(BaseHTTPRequestHandler):
                 registry.delete(resource, obj["metadata"].get("namespace"), obj["metadata"]["name"])
             return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
         raise MethodNotAllowed(resource.plural, verb, group=resource.group)
+
+    def _scale(self, resource: Resource, namespace: str | None, info) -> None:
+        """GET, PUT and PATCH of ``<workload>/scale``: the workload's replicas as a Scale."""
+        registry = self.api.registry
+        if info.verb == "get":
+            return self._send(200, to_scale(registry.get(resource, namespace, info.name)))
+        if info.verb not in ("update", "patch"):
+            raise MethodNotAllowed(f"{resource.plural}/scale", info.verb, group=resource.group)
+        body = self._body()
+        content_type = self.headers.get("Content-Type") or ""
+
+        def rescale(current: dict) -> dict:
+            scale = to_scale(current)
+            if info.verb == "patch":
+                wanted = apply_patch(scale, body, content_type, kind="Scale", api_version="autoscaling/v1")
+            else:
+                wanted = body if isinstance(body, dict) else {}
+                version = (wanted.get("metadata") or {}).get("resourceVersion")
+                if version and version != scale["metadata"]["resourceVersion"]:
+                    raise Conflict(resource.plural, info.name, group=resource.group)
+            new = deep_copy(current)
+            new.setdefault("spec", {})["replicas"] = replicas_of(wanted)
+            return registry.merge_update(resource, current, new)
+
+        return self._send(200, to_scale(registry.guaranteed_update(resource, namespace, info.name, rescale)))
 
     def _watch(self, resource: Resource, namespace: str | None, q: dict[str, str], labels, fields) -> None:
         timeout = float(q.get("timeoutSeconds") or 1800)

@@ -79,6 +79,23 @@ def test_refusals_are_kubernetes_status_objects(server, client, path, code, mess
     assert body["kind"] == "Status" and body["code"] == code and body["message"] == message
 
 
+def test_scale_subresource(server):
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s"},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "s"}},
+                           "template": {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    assert request(server, "POST", "/apis/apps/v1/namespaces/default/deployments", deployment)[0] == 201
+    status, scale = request(server, "GET", "/apis/apps/v1/namespaces/default/deployments/s/scale")
+    assert (status, scale["kind"], scale["spec"], scale["status"]["selector"]) == (200, "Scale", {"replicas": 1}, "app=s")
+    status, scale = request(server, "PUT", "/apis/apps/v1/namespaces/default/deployments/s/scale", {**scale, "spec": {"replicas": 4}})
+    assert status == 200 and scale["spec"]["replicas"] == 4
+    status, body = request(server, "PUT", "/apis/apps/v1/namespaces/default/deployments/s/scale",
+                           {**scale, "metadata": {**scale["metadata"], "resourceVersion": "1"}, "spec": {"replicas": 2}})
+    assert status == 409
+    status, body = request(server, "PUT", "/apis/apps/v1/namespaces/default/deployments/s/scale", {"spec": {"replicas": -1}})
+    assert status == 400 and "must be greater than or equal to 0" in body["message"]
+    assert request(server, "DELETE", "/apis/apps/v1/namespaces/default/deployments/s")[0] == 200
+
+
 def test_create_get_conflict_and_delete_over_https(server):
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0"},
            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
@@ -118,4 +135,7 @@ def test_the_real_kubectl(server, tmp_path):
     assert kubectl("get", "deployments", "-l", "tier=web", "-o", "name").strip() == "deployment.apps/nginx-deployment"
     spec = json.loads(kubectl("get", "deployment", "nginx-deployment", "-o", "json"))["spec"]
     assert spec["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}
+    assert "scaled" in kubectl("scale", "deployment", "nginx-deployment", "--replicas=3")
+    scaled = json.loads(kubectl("get", "deployment", "nginx-deployment", "-o", "json"))
+    assert scaled["spec"]["replicas"] == 3 and scaled["metadata"]["generation"] == 2
     assert "deleted" in kubectl("delete", "-f", str(manifest))
