@@ -42,7 +42,7 @@ import base64
 import json
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from kitlib.api import meta
 from kitlib.api.errors import AlreadyExists, BadRequest, Conflict, Gone, NotFound
@@ -51,6 +51,7 @@ from kitlib.api.selectors import EVERYTHING, Selector
 from kitlib.apiserver.resources import Resource
 from kitlib.clock import Clock, RealClock
 from kitlib.store import Compacted, Compare, EventType, KeyValue, Op, Store
+from kitlib.store.watch import WatchIteration
 
 Obj = dict[str, Any]
 # Kinds whose spec changes bump metadata.generation (their controllers
@@ -340,7 +341,7 @@ class Registry:
         return RegistryWatch(stream, initial, label_selector, field_selector, start - 1)
 
 
-class RegistryWatch:
+class RegistryWatch(WatchIteration):
     """A watch on one resource: iterate for :class:`WatchEvent`\\ s; ``cancel()`` when done."""
 
     def __init__(self, stream, initial: list[WatchEvent], labels: Selector, fields: FieldSelector, since: int) -> None:
@@ -380,18 +381,5 @@ class RegistryWatch:
             if was:
                 return WatchEvent("DELETED", new)
 
-    def __iter__(self) -> Iterator[WatchEvent]:
-        while True:
-            event = self.get()
-            if event is None:
-                return
-            yield event
-
     def cancel(self) -> None:
         self._stream.cancel()
-
-    def __enter__(self) -> "RegistryWatch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()

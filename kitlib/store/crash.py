@@ -10,7 +10,7 @@ directory and checks every acknowledged write is there. Trials reuse the
 directory, so each one also recovers from the previous crash.
 
 The test suite runs hundreds of trials; the store chapter runs a few live;
-``python -m kitlib.store.crash DIR`` runs them from a shell.
+``kit store crash-trials DIR`` runs them from a shell.
 
 Simplifications:
 - SIGKILL loses what the process had not yet handed to the kernel; it does
@@ -21,7 +21,6 @@ Simplifications:
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import signal
@@ -180,22 +179,8 @@ def run_trials(
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--child":
-        _writer(argv[1], argv[2], int(argv[3]), int(argv[4]))
-        return 0
-    parser = argparse.ArgumentParser(prog="python -m kitlib.store.crash", description=__doc__.split("\n")[0])
-    parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    report = run_trials(args.data_dir, args.trials, seed=args.seed)
-    print(report.summary())
-    for key in report.lost:
-        print(f"LOST {key}")
-    return 0 if report.ok else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # Only the trials' own child processes start this module directly.
+    if sys.argv[1:2] != ["--child"]:
+        sys.exit("run crash trials with: kit store crash-trials DIR")
+    _writer(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

@@ -14,12 +14,33 @@ Simplifications:
 from __future__ import annotations
 
 import queue
-from typing import Iterator
-
 from kitlib.store.types import Event
 
 
-class QueuedWatch:
+class WatchIteration:
+    """Iteration and ``with`` for any watch that has ``get(timeout)`` and ``cancel()``."""
+
+    def get(self, timeout: float | None = None):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def cancel(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __iter__(self):
+        while True:
+            event = self.get()
+            if event is None:
+                return
+            yield event
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+class QueuedWatch(WatchIteration):
     """Events in revision order; see :class:`~kitlib.store.types.Watch` for the contract."""
 
     def __init__(self) -> None:
@@ -41,13 +62,6 @@ class QueuedWatch:
             raise item
         return item  # None after cancel()
 
-    def __iter__(self) -> Iterator[Event]:
-        while True:
-            event = self.get()
-            if event is None:
-                return
-            yield event
-
     def cancel(self) -> None:
         if self.cancelled:
             return
@@ -57,9 +71,3 @@ class QueuedWatch:
 
     def _stop(self) -> None:
         """Detach from the backend (called once, by :meth:`cancel`)."""
-
-    def __enter__(self) -> "QueuedWatch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -403,27 +405,7 @@ def test_image_tag():
 
 # --- the canonical manifest, against a real 1.32 cluster -----------------------
 
-NGINX_DEPLOYMENT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: nginx-deployment
-spec:
-  selector:
-    matchLabels:
-      app: nginx
-  replicas: 2
-  template:
-    metadata:
-      labels:
-        app: nginx
-    spec:
-      containers:
-      - name: nginx
-        image: nginx:1.7.9
-        ports:
-        - containerPort: 80
-"""
+NGINX_DEPLOYMENT = (Path(__file__).resolve().parents[2] / "book/part04-declarative-api/nginx-deployment.yaml").read_text()
 
 # `kubectl get deploy nginx-deployment -o yaml`, the spec part, on v1.32.
 KUBECTL_GET_SPEC = """

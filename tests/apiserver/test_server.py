@@ -7,33 +7,14 @@ import json
 import shutil
 import ssl
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from kitlib.apiserver.server import APIServer
 from kitlib.store import open_store
 
-NGINX = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: nginx-deployment
-spec:
-  selector:
-    matchLabels:
-      app: nginx
-  replicas: 2
-  template:
-    metadata:
-      labels:
-        app: nginx
-    spec:
-      containers:
-      - name: nginx
-        image: nginx:1.7.9
-        ports:
-        - containerPort: 80
-"""
+NGINX = Path(__file__).resolve().parents[2] / "book/part04-declarative-api/nginx-deployment.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +95,7 @@ def test_create_get_conflict_and_delete_over_https(server):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_the_real_kubectl(server, tmp_path):
-    manifest = tmp_path / "nginx-deployment.yaml"
-    manifest.write_text(NGINX)
+    manifest = NGINX
 
     def kubectl(*args):
         result = subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), *args],
