@@ -23,10 +23,10 @@ Simplifications:
   ``not authorized``.
 - ``MethodNotAllowed`` without a resource uses the generic message of
   ``NewGenericServerResponse`` but no ``causes``.
-- ``ServerTimeout``, ``ServiceUnavailable``, ``RequestEntityTooLarge`` and
-  other rarer reasons have no class of their own; :func:`from_status` maps
-  them to the class of their code (or :class:`APIError`) and keeps reason
-  and code, so a round trip is exact.
+- ``ServerTimeout``, ``ServiceUnavailable`` and other rarer reasons have
+  no class of their own; :func:`from_status` maps them to the class of
+  their code (or :class:`APIError`) and keeps reason and code, so a round
+  trip is exact.
 """
 
 from __future__ import annotations
@@ -266,15 +266,39 @@ class Timeout(APIError):
         super().__init__(f"Timeout: {message}", details=_details(retryAfterSeconds=retry_after_seconds))
 
 
+class RequestEntityTooLarge(APIError):
+    """413: a request body past the server's limit (3 MiB in kube-apiserver)."""
+
+    code, reason = 413, "RequestEntityTooLarge"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class UnsupportedMediaType(APIError):
+    """415: a body in a format the endpoint does not take (a strategic merge patch of a custom resource)."""
+
+    code, reason = 415, "UnsupportedMediaType"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def path_not_found() -> APIError:
+    """The bare 404 kube-apiserver sends for a URL that names no resource (``details`` present and empty)."""
+    return APIError("the server could not find the requested resource", details={}, reason="NotFound", code=404)
+
+
 _BY_REASON: dict[str, type[APIError]] = {
     cls.reason: cls
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, AlreadyExists,
-                Conflict, Invalid, TooManyRequests, InternalError, Timeout)
+                Conflict, Invalid, TooManyRequests, InternalError, Timeout, RequestEntityTooLarge, UnsupportedMediaType)
 }
 _BY_REASON["Expired"] = _BY_REASON["Gone"] = Gone
 _BY_CODE: dict[int, type[APIError]] = {
     400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
-    409: Conflict, 410: Gone, 422: Invalid, 429: TooManyRequests, 500: InternalError, 504: Timeout,
+    409: Conflict, 410: Gone, 413: RequestEntityTooLarge, 415: UnsupportedMediaType, 422: Invalid,
+    429: TooManyRequests, 500: InternalError, 504: Timeout,
 }
 
 

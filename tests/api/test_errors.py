@@ -19,6 +19,7 @@ from kitlib.api.errors import (
     Invalid,
     MethodNotAllowed,
     NotFound,
+    RequestEntityTooLarge,
     Timeout,
     TooManyRequests,
     Unauthorized,
@@ -161,7 +162,7 @@ OTHER_STATUSES = [
       "code": 500}, InternalError),
     ({**HEAD, "message": "service unavailable", "reason": "ServiceUnavailable", "code": 503}, APIError),
     ({**HEAD, "message": "Request entity too large: limit is 3145728", "reason": "RequestEntityTooLarge",
-      "code": 413}, APIError),
+      "code": 413}, RequestEntityTooLarge),
     ({**HEAD, "message": "the server has asked for the client to provide credentials", "code": 401}, Unauthorized),
     ({**HEAD, "message": "x", "reason": "Conflict", "code": 409, "details": {"future": "kept"}}, Conflict),
 ]
