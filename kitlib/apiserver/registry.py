@@ -350,6 +350,7 @@ class RegistryWatch(WatchIteration):
         self._labels = labels
         self._fields = fields
         self._since = since
+        self.progress = since  # the newest revision read from the store, matching or not (for bookmarks)
 
     def _matches(self, obj: Obj | None) -> bool:
         return obj is not None and self._labels.matches(meta.labels(obj)) and self._fields.matches(obj)
@@ -365,6 +366,7 @@ class RegistryWatch(WatchIteration):
                 raise Gone(f"too old resource version: {self._since} ({err.compact_revision})") from err
             if event is None:
                 return None
+            self.progress = max(self.progress, event.revision)
             old = _decode(event.prev_kv) if event.prev_kv is not None else None
             if event.type == EventType.DELETE:
                 if self._matches(old):

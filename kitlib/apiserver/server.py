@@ -1,23 +1,23 @@
 """The API server: the cluster's one door, serving the Kubernetes REST API over HTTPS.
 
-Every request takes the same path, as in kube-apiserver: TLS (the client
-may show a certificate), then **authentication** (who is this? a bearer
-token or a client certificate, else ``401``), then the request is parsed
-into its Kubernetes meaning (:mod:`~kitlib.apiserver.requestinfo`: verb,
-resource, namespace, name), then **authorisation** (may this user do this?
-RBAC, else ``403``), then defaulting, and finally the registry, which alone
-touches the store. Errors travel back as ``Status`` objects.
+:class:`APIServer` puts the pieces together as kube-apiserver does at start:
+the registry over a store, the cluster's certificate authority and the
+server's certificate (:mod:`~kitlib.apiserver.pki`, as kubeadm makes them),
+the authenticator and the RBAC authoriser, and the request handler
+(:mod:`~kitlib.apiserver.handler`, where a request's path through
+authentication, authorisation, admission and validation is told). On first
+start it creates what every cluster begins with: the system namespaces and
+the default RBAC policy. :meth:`APIServer.write_kubeconfig` writes the file
+kubectl and the Python client read.
 
-Discovery (``/api``, ``/apis``, aggregated or not) and ``/version`` let
-``kubectl`` learn what is served; ``kubectl get`` asks for ``Table``
-answers and the server prints them (:mod:`~kitlib.apiserver.table`);
-watches stream newline-delimited JSON events over a chunked response.
+The HTTPS side is small: TLS (a client may show a certificate, which is one
+way to authenticate), HTTP/1.1 with keep-alive, and watches sent as chunked
+responses, one JSON event per line, as kube-apiserver sends them.
 
-Simplifications (this first version):
-- No admission chain beyond defaulting, no OpenAPI documents, no
-  server-side apply, no ClusterIP allocation, no ``log``/``binding``
-  subresources yet; no watch bookmarks.
-- One thread per connection (Python's ThreadingHTTPServer).
+Simplifications:
+- One thread per connection (Python's ThreadingHTTPServer), no HTTP/2.
+- One API server per store; kube-apiserver runs several behind a load
+  balancer, with leases electing which one runs the singleton loops.
 """
 
 from __future__ import annotations
@@ -31,24 +31,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from kitlib.api.errors import APIError, BadRequest, Conflict, MethodNotAllowed, NotFound, success_status
-from kitlib.api.fields import parse_field_selector
-from kitlib.api.meta import deep_copy
-from kitlib.api.selectors import parse_label_selector
-from kitlib.apiserver import discovery
+from kitlib.api.errors import APIError, BadRequest, NotFound, RequestEntityTooLarge
 from kitlib.apiserver.authn import Authenticator, UserInfo
 from kitlib.apiserver.bootstrappolicy import bootstrap_policy
 from kitlib.apiserver.defaults import apply_defaults
-from kitlib.apiserver.patch import apply_patch
+from kitlib.apiserver.handler import MAX_BODY, Handler, Request, Response, json_response
 from kitlib.apiserver.pki import PKI
-from kitlib.apiserver.rbac import RBACAuthorizer, forbidden
+from kitlib.apiserver.rbac import RBACAuthorizer
 from kitlib.apiserver.registry import Registry
-from kitlib.apiserver.requestinfo import request_info
 from kitlib.apiserver.resources import Resource, for_kind, lookup
-from kitlib.apiserver.scale import replicas_of, to_scale
-from kitlib.apiserver.table import to_table
 from kitlib.clock import Clock, RealClock
 from kitlib.store import Store
 
@@ -56,7 +48,6 @@ log = logging.getLogger(__name__)
 
 ADMIN_USER, ADMIN_GROUPS = "kit-admin", ("system:masters",)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_MAX_BODY = 3 * 1024 * 1024  # kube-apiserver refuses request bodies past 3 MiB
 
 
 class RegistryRBAC:
@@ -103,6 +94,7 @@ class APIServer:
         self.pki = PKI(pki_dir)
         self.authenticator = Authenticator(tokens or {})
         self.authorizer = RBACAuthorizer(RegistryRBAC(self.registry))
+        self.handler = Handler(self.registry, self.authenticator, self.authorizer, self.clock)
         self.host, self.port = host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -134,11 +126,11 @@ class APIServer:
         context.verify_mode = ssl.CERT_OPTIONAL  # a certificate is one way in; a token is the other
         server = self
 
-        class Handler(_Handler):
+        class HTTPHandler(_HTTPHandler):
             api = server
 
         try:
-            httpd = ThreadingHTTPServer((self.host, self.port), Handler)
+            httpd = ThreadingHTTPServer((self.host, self.port), HTTPHandler)
         except OSError as err:
             raise APIError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): is another API server running? "
                            "stop it or choose another port") from None
@@ -177,8 +169,8 @@ class APIServer:
         return path
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """One request: the path described in the module docstring."""
+class _HTTPHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 in, :class:`~kitlib.apiserver.handler.Handler` behind: parse, hand over, write back."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, and chunked watch streams
     api: APIServer
@@ -201,213 +193,45 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
-    # -- plumbing ---------------------------------------------------------------
-
-    def _send(self, code: int, body: Any, content_type: str = "application/json") -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            raise APIError("the request body is too large (at most 3 MiB)", reason="RequestEntityTooLarge", code=413)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return None
-        if "patch" in (self.headers.get("Content-Type") or ""):
-            return raw
-        try:
-            return json.loads(raw)
-        except ValueError as err:
-            raise BadRequest(f"the body of the request was in an unknown format: {err}") from None
-
     def _serve(self, method: str) -> None:
         try:
-            self._route(method)
-        except APIError as err:
-            self._send(err.code, err.status())
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away: nothing to answer
-        except Exception as err:  # noqa: BLE001  (a bug must be a 500 Status, never a dropped connection)
-            log.exception("internal error serving %s %s", method, self.path)
-            self._send(500, APIError(f"Internal error occurred: {err}", reason="InternalError", code=500).status())
-
-    def _route(self, method: str) -> None:
-        url = urlsplit(self.path)
-        query = parse_qs(url.query, keep_blank_values=True)
-        peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
-        user = self.api.authenticator.authenticate(self.headers, peer).require()
-        info = request_info(method, url.path, query)
-        decision = self.api.authorizer.authorize(user, info)
-        if not decision.allowed:
-            raise forbidden(user, info, decision.reason)
-        if not info.is_resource_request:
-            return self._non_resource(url.path)
-        resource = lookup(info.api_group, info.api_version, info.resource)
-        if resource is None:
-            raise APIError("the server could not find the requested resource", reason="NotFound", code=404)
-        if info.subresource and info.subresource not in resource.subresources:
-            raise NotFound(f"{resource.plural}/{info.subresource}", info.name, group=resource.group)
-        self._resource(info, resource, query)
-
-    def _non_resource(self, path: str) -> None:
-        accept = self.headers.get("Accept") or ""
-        if path == "/version":
-            return self._send(200, discovery.version_info())
-        if path in ("/healthz", "/livez", "/readyz"):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", "2")
+            response = self._answer(method)
+            self.send_response(response.code)
+            self.send_header("Content-Type", response.content_type)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            if response.stream is None:
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.wfile.write(b"ok")
-            return None
-        if path in ("/api", "/apis"):
-            if discovery.wants_aggregated(accept):
-                return self._send(200, discovery.aggregated_discovery(core=path == "/api"), discovery.AGGREGATED_CONTENT_TYPE)
-            return self._send(200, discovery.api_versions() if path == "/api" else discovery.api_group_list())
-        parts = path.strip("/").split("/")
-        if parts[0] == "api" and len(parts) == 2:
-            document = discovery.api_resource_list("", parts[1])
-        elif parts[0] == "apis" and len(parts) == 3:
-            document = discovery.api_resource_list(parts[1], parts[2])
-        elif parts[0] == "apis" and len(parts) == 2:
-            groups = [g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]]
-            document = {"kind": "APIGroup", "apiVersion": "v1", **groups[0]} if groups else None
-        else:
-            document = None
-        if document is None:
-            raise APIError("the server could not find the requested resource", reason="NotFound", code=404)
-        return self._send(200, document)
+            self.wfile.flush()
+            try:
+                for line in response.stream:
+                    self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            finally:
+                close = getattr(response.stream, "close", None)
+                if close is not None:
+                    close()  # cancels a watch even when the client went away
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True  # the client went away: nothing to answer
 
-    # -- resources ---------------------------------------------------------------
-
-    def _wants_table(self) -> bool:
-        return "as=Table" in (self.headers.get("Accept") or "")
-
-    def _resource(self, info, resource: Resource, query: dict[str, list[str]]) -> None:
-        q = {k: v[-1] for k, v in query.items()}
-        registry = self.api.registry
-        namespace = info.namespace or None
-        verb = info.verb
-        if info.subresource == "scale":
-            return self._scale(resource, namespace, info)
-        if verb in ("list", "watch"):
-            labels = parse_label_selector(q.get("labelSelector", ""))
-            fields = parse_field_selector(q.get("fieldSelector", ""))
-            if verb == "watch":
-                return self._watch(resource, namespace, q, labels, fields)
-            listed = registry.list(resource, namespace, label_selector=labels, field_selector=fields,
-                                   limit=int(q.get("limit") or 0), continue_token=q.get("continue", ""),
-                                   resource_version=q.get("resourceVersion", ""))
-            if self._wants_table():
-                return self._send(200, to_table(resource, listed["items"], now_wall=self.api.clock.wall(),
-                                                include_object=q.get("includeObject", "Metadata"),
-                                                list_metadata=listed["metadata"]))
-            return self._send(200, listed)
-        if verb == "get":
-            obj = registry.get(resource, namespace, info.name)
-            if self._wants_table():
-                return self._send(200, to_table(resource, [obj], now_wall=self.api.clock.wall(),
-                                                include_object=q.get("includeObject", "Metadata"),
-                                                list_metadata={"resourceVersion": obj["metadata"]["resourceVersion"]}))
-            return self._send(200, obj)
-        if verb == "create":
-            body = self._body()
-            if not isinstance(body, dict):
-                raise BadRequest("the body of a create must be a JSON object")
-            return self._send(201, registry.create(resource, apply_defaults(body), namespace))
-        if verb == "update":
-            body = self._body()
-            if not isinstance(body, dict):
-                raise BadRequest("the body of an update must be a JSON object")
-            return self._send(200, registry.update(resource, namespace, info.name, apply_defaults(body),
-                                                   subresource=info.subresource))
-        if verb == "patch":
-            patch = self._body()
-            content_type = self.headers.get("Content-Type") or ""
-
-            def patched(current: dict) -> dict:
-                new = apply_defaults(apply_patch(current, patch, content_type, kind=resource.kind,
-                                                 api_version=resource.api_version))
-                return registry.merge_update(resource, current, new, info.subresource)
-
-            return self._send(200, registry.guaranteed_update(resource, namespace, info.name, patched))
-        if verb == "delete":
-            options = self._body() or {}
-            preconditions = options.get("preconditions") or {}
-            deleted = registry.delete(resource, namespace, info.name, uid=preconditions.get("uid", ""),
-                                      resource_version=preconditions.get("resourceVersion", ""),
-                                      propagation_policy=options.get("propagationPolicy", "") or q.get("propagationPolicy", ""))
-            if deleted["metadata"].get("finalizers"):
-                return self._send(200, deleted)
-            return self._send(200, deleted if resource.kind == "Pod" else success_status(
-                resource.plural, info.name, deleted["metadata"].get("uid", ""), group=resource.group))
-        if verb == "deletecollection":
-            labels = parse_label_selector(q.get("labelSelector", ""))
-            for obj in registry.list(resource, namespace, label_selector=labels)["items"]:
-                registry.delete(resource, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
-        raise MethodNotAllowed(resource.plural, verb, group=resource.group)
-
-    def _scale(self, resource: Resource, namespace: str | None, info) -> None:
-        """GET, PUT and PATCH of ``<workload>/scale``: the workload's replicas as a Scale."""
-        registry = self.api.registry
-        if info.verb == "get":
-            return self._send(200, to_scale(registry.get(resource, namespace, info.name)))
-        if info.verb not in ("update", "patch"):
-            raise MethodNotAllowed(f"{resource.plural}/scale", info.verb, group=resource.group)
-        body = self._body()
-        content_type = self.headers.get("Content-Type") or ""
-
-        def rescale(current: dict) -> dict:
-            scale = to_scale(current)
-            if info.verb == "patch":
-                wanted = apply_patch(scale, body, content_type, kind="Scale", api_version="autoscaling/v1")
-            else:
-                wanted = body if isinstance(body, dict) else {}
-                version = (wanted.get("metadata") or {}).get("resourceVersion")
-                if version and version != scale["metadata"]["resourceVersion"]:
-                    raise Conflict(resource.plural, info.name, group=resource.group)
-            new = deep_copy(current)
-            new.setdefault("spec", {})["replicas"] = replicas_of(wanted)
-            return registry.merge_update(resource, current, new)
-
-        return self._send(200, to_scale(registry.guaranteed_update(resource, namespace, info.name, rescale)))
-
-    def _watch(self, resource: Resource, namespace: str | None, q: dict[str, str], labels, fields) -> None:
-        timeout = float(q.get("timeoutSeconds") or 1800)
-        deadline = self.api.clock.now() + timeout
-        watch = self.api.registry.watch(resource, namespace, resource_version=q.get("resourceVersion", ""),
-                                        label_selector=labels, field_selector=fields)
-        table = self._wants_table()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+    def _answer(self, method: str) -> Response:
         try:
-            while self.api.clock.now() < deadline:
-                try:
-                    event = watch.get(timeout=1.0)
-                except APIError as err:  # 410 Gone: sent as an ERROR event, as kube does
-                    self._chunk({"type": "ERROR", "object": err.status()})
-                    break
-                if event is None:
-                    continue
-                obj = event.object
-                if table:
-                    obj = to_table(resource, [obj], now_wall=self.api.clock.wall(),
-                                   include_object=q.get("includeObject", "Metadata"),
-                                   list_metadata={"resourceVersion": obj["metadata"]["resourceVersion"]})
-                self._chunk({"type": event.type, "object": obj})
-            self.wfile.write(b"0\r\n\r\n")
-        finally:
-            watch.cancel()
-
-    def _chunk(self, event: dict) -> None:
-        data = json.dumps(event).encode() + b"\n"
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            # Refused before reading: the connection cannot be reused with the body unread.
+            self.close_connection = True
+            error = RequestEntityTooLarge("Request entity too large: limit is 3145728") if length > 0 else \
+                BadRequest("the Content-Length header is not a number")
+            return json_response(error.code, error.status())
+        body = self.rfile.read(length) if length else b""
+        peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        return self.api.handler.handle(Request(method, self.path, headers, body, peer))

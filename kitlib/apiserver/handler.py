@@ -1,0 +1,400 @@
+"""The API server's request handler: one :class:`Request` in, one :class:`Response` out, with no socket in sight.
+
+Every request takes the same path, as in kube-apiserver: **authentication**
+(who is this? a client certificate or a bearer token, else ``401``), then
+the request is named (:mod:`~kitlib.apiserver.requestinfo`: verb, resource,
+namespace, name), then **authorisation** (may this user do this? RBAC,
+else ``403``), then the REST handler of the verb, which decodes the body,
+defaults it, runs **admission**, **validates** it and hands it to the
+registry, which alone touches the store. Errors travel back as ``Status``
+objects, the way :mod:`kitlib.api.errors` renders them.
+
+Keeping the handler free of HTTP lets two transports share it, as DESIGN.md
+asks: the HTTPS server (:mod:`~kitlib.apiserver.server`) for kubectl and
+the Python client, and an in-process transport (``kitlib.client``) that
+simulations of many nodes use without paying for TLS, and that still goes
+through authentication, RBAC and admission.
+
+A watch answers with a :attr:`Response.stream`: an iterator of
+newline-terminated JSON events that the transport sends as they come (HTTP
+chunks over the network). With ``allowWatchBookmarks=true`` the stream
+carries ``BOOKMARK`` events that move the watcher's resourceVersion on when
+nothing it watches changed, so a restarted watch need not go back far.
+
+Simplifications:
+- Bodies are JSON, or YAML for the ``yaml`` media types; no protobuf.
+  YAML anchors and aliases are refused (kube's decoder bounds them; here a
+  body without them is always enough).
+- Nesting deeper than :data:`MAX_DEPTH` levels is refused with a 400
+  (kube-apiserver's JSON decoder allows 10,000).
+- A bookmark's resourceVersion is the newest revision the watch has read
+  from the store, matching or not: always safe, but a quiet watch's
+  bookmark does not advance past writes to other resources.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from kitlib.api.errors import (
+    APIError,
+    BadRequest,
+    Conflict,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    path_not_found,
+    success_status,
+)
+from kitlib.api.fields import parse_field_selector
+from kitlib.api.meta import deep_copy
+from kitlib.api.selectors import parse_label_selector
+from kitlib.apiserver import discovery
+from kitlib.apiserver.authn import Authenticator
+from kitlib.apiserver.defaults import apply_defaults
+from kitlib.apiserver.patch import apply_patch
+from kitlib.apiserver.pods import NodeLogs, bind, read_logs
+from kitlib.apiserver.rbac import RBACAuthorizer, forbidden
+from kitlib.apiserver.registry import Registry
+from kitlib.apiserver.requestinfo import RequestInfo, RequestInfoError, request_info
+from kitlib.apiserver.resources import Resource, lookup
+from kitlib.apiserver.scale import replicas_of, to_scale
+from kitlib.apiserver.table import to_table
+from kitlib.clock import Clock
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024  # kube-apiserver refuses request bodies past 3 MiB
+MAX_DEPTH = 100
+JSON = "application/json"
+
+
+@dataclass
+class Request:
+    """An HTTP request as the handler sees it. Header names are lower case."""
+
+    method: str
+    target: str  # path and query, as on the request line
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    peer_cert: dict | None = None  # the verified client certificate (``getpeercert()``), if any
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+@dataclass
+class Response:
+    """The answer: ``body`` bytes, or a ``stream`` of byte lines for a watch."""
+
+    code: int
+    body: bytes = b""
+    content_type: str = JSON
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: Iterator[bytes] | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+def json_response(code: int, obj: Any, content_type: str = JSON, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(code, json.dumps(obj, separators=(",", ":")).encode(), content_type, headers or [])
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of aliases can expand to gigabytes."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("YAML aliases are not accepted")
+        return super().compose_node(parent, index)
+
+
+def decode_body(raw: bytes, content_type: str) -> Any:
+    """The request body as JSON values, whatever the media type; a 400 that says why otherwise."""
+    if len(raw) > MAX_BODY:
+        raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
+    if not raw:
+        return None
+    try:
+        if "yaml" in content_type:
+            value = yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        else:
+            value = json.loads(raw)
+    except (ValueError, yaml.YAMLError) as err:
+        raise BadRequest(f"the body of the request was in an unknown format: {err}".replace("\n", " ")) from None
+    except RecursionError:
+        raise BadRequest(f"the body of the request nests deeper than {MAX_DEPTH} levels") from None
+    _check_depth(value)
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    # Iterative, so that checking depth cannot itself overflow the stack.
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"the body of the request nests deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+class Handler:
+    """The REST API over a registry: ``handle(request) -> response``, safe to call from many threads."""
+
+    def __init__(self, registry: Registry, authenticator: Authenticator, authorizer: RBACAuthorizer, clock: Clock,
+                 *, node_logs: NodeLogs | None = None, bookmark_interval: float = 60.0) -> None:
+        self.registry = registry
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+        self.clock = clock
+        self.node_logs = node_logs or NodeLogs()
+        self.bookmark_interval = bookmark_interval
+
+    def handle(self, request: Request) -> Response:
+        try:
+            return self._route(request)
+        except APIError as err:
+            return json_response(err.code, err.status())
+        except Exception as err:  # noqa: BLE001  (a bug must be a 500 Status, never a dropped connection)
+            log.exception("internal error serving %s %s", request.method, request.target)
+            return json_response(500, APIError(f"Internal error occurred: {err}", reason="InternalError",
+                                               code=500).status())
+
+    def _route(self, request: Request) -> Response:
+        url = urlsplit(request.target)
+        query = parse_qs(url.query, keep_blank_values=True)
+        user = self.authenticator.authenticate(request.headers, request.peer_cert).require()
+        try:
+            info = request_info(request.method, url.path, query)
+        except RequestInfoError:
+            # kube-apiserver answers 500 "failed to create RequestInfo" here (/api/v1/watch with
+            # nothing after it); a path that names no resource is the client's mistake, so: 404.
+            raise path_not_found() from None
+        decision = self.authorizer.authorize(user, info)
+        if not decision.allowed:
+            raise forbidden(user, info, decision.reason)
+        if not info.is_resource_request:
+            return self._non_resource(request, url.path)
+        resource = lookup(info.api_group, info.api_version, info.resource)
+        if resource is None:
+            raise path_not_found()
+        if info.subresource and info.subresource not in resource.subresources:
+            raise NotFound(f"{resource.plural}/{info.subresource}", info.name, group=resource.group)
+        call = _Call(self, request, info, resource, {k: v[-1] for k, v in query.items()})
+        return call.serve()
+
+    def _non_resource(self, request: Request, path: str) -> Response:
+        path = path.rstrip("/") or "/"  # the Python client asks for /version/
+        if path == "/version":
+            return json_response(200, discovery.version_info())
+        if path in ("/healthz", "/livez", "/readyz"):
+            return Response(200, b"ok", "text/plain; charset=utf-8")
+        if path in ("/api", "/apis"):
+            if discovery.wants_aggregated(request.header("Accept")):
+                return json_response(200, discovery.aggregated_discovery(core=path == "/api"),
+                                     discovery.AGGREGATED_CONTENT_TYPE)
+            return json_response(200, discovery.api_versions() if path == "/api" else discovery.api_group_list())
+        parts = path.strip("/").split("/")
+        document = None
+        if parts[0] == "api" and len(parts) == 2:
+            document = discovery.api_resource_list("", parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            document = discovery.api_resource_list(parts[1], parts[2])
+        elif parts[0] == "apis" and len(parts) == 2:
+            groups = [g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]]
+            document = {"kind": "APIGroup", "apiVersion": "v1", **groups[0]} if groups else None
+        if document is None:
+            raise path_not_found()
+        return json_response(200, document)
+
+
+class _Call:
+    """One resource request being served: the verb handlers, sharing the request's parts."""
+
+    def __init__(self, handler: Handler, request: Request, info: RequestInfo, resource: Resource, q: dict[str, str]):
+        self.handler, self.request, self.info, self.resource, self.q = handler, request, info, resource, q
+        self.registry = handler.registry
+        self.namespace = info.namespace or None
+        self.content_type = request.header("Content-Type")
+
+    def serve(self) -> Response:
+        verb, resource = self.info.verb, self.resource
+        if self.info.subresource == "scale":
+            return self.scale()
+        if self.info.subresource in ("binding", "log"):
+            return self.pod_subresource()
+        handlers: dict[str, Callable[[], Response]] = {
+            "list": self.list, "watch": self.watch, "get": self.get, "create": self.create, "update": self.update,
+            "patch": self.patch, "delete": self.delete, "deletecollection": self.delete_collection,
+        }
+        if verb not in handlers:
+            raise MethodNotAllowed(resource.plural, verb, group=resource.group)
+        return handlers[verb]()
+
+    # -- helpers ----------------------------------------------------------------
+
+    def body(self) -> Any:
+        return decode_body(self.request.body, self.content_type)
+
+    def object_body(self, what: str) -> dict:
+        body = self.body()
+        if not isinstance(body, dict):
+            raise BadRequest(f"the body of {what} must be a JSON object")
+        return body
+
+    def wants_table(self) -> bool:
+        return "as=Table" in self.request.header("Accept")
+
+    def table(self, items: list[dict], list_metadata: dict) -> dict:
+        return to_table(self.resource, items, now_wall=self.handler.clock.wall(),
+                        include_object=self.q.get("includeObject", "Metadata"), list_metadata=list_metadata)
+
+    def selectors(self):
+        return parse_label_selector(self.q.get("labelSelector", "")), parse_field_selector(self.q.get("fieldSelector", ""))
+
+    # -- verbs ------------------------------------------------------------------
+
+    def list(self) -> Response:
+        labels, fields = self.selectors()
+        limit = self.q.get("limit") or "0"
+        listed = self.registry.list(self.resource, self.namespace, label_selector=labels, field_selector=fields,
+                                    limit=int(limit) if limit.isdigit() else 0, continue_token=self.q.get("continue", ""),
+                                    resource_version=self.q.get("resourceVersion", ""))
+        if self.wants_table():
+            return json_response(200, self.table(listed["items"], listed["metadata"]))
+        return json_response(200, listed)
+
+    def get(self) -> Response:
+        obj = self.registry.get(self.resource, self.namespace, self.info.name)
+        if self.wants_table():
+            return json_response(200, self.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
+        return json_response(200, obj)
+
+    def create(self) -> Response:
+        obj = apply_defaults(self.object_body("a create"))
+        return json_response(201, self.registry.create(self.resource, obj, self.namespace))
+
+    def update(self) -> Response:
+        obj = apply_defaults(self.object_body("an update"))
+        return json_response(200, self.registry.update(self.resource, self.namespace, self.info.name, obj,
+                                                       subresource=self.info.subresource))
+
+    def patch(self) -> Response:
+        raw, resource = self.request.body, self.resource
+        if len(raw) > MAX_BODY:
+            raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
+
+        def patched(current: dict) -> dict:
+            new = apply_defaults(apply_patch(current, raw, self.content_type, kind=resource.kind,
+                                             api_version=resource.api_version))
+            return self.registry.merge_update(resource, current, new, self.info.subresource)
+
+        return json_response(200, self.registry.guaranteed_update(resource, self.namespace, self.info.name, patched))
+
+    def delete(self) -> Response:
+        options = self.body() or {}
+        if not isinstance(options, dict):
+            raise BadRequest("the body of a delete must be DeleteOptions, a JSON object")
+        preconditions = options.get("preconditions") or {}
+        resource = self.resource
+        deleted = self.registry.delete(
+            resource, self.namespace, self.info.name, uid=preconditions.get("uid", ""),
+            resource_version=preconditions.get("resourceVersion", ""),
+            propagation_policy=options.get("propagationPolicy", "") or self.q.get("propagationPolicy", ""))
+        if deleted["metadata"].get("finalizers") or resource.kind == "Pod":
+            return json_response(200, deleted)  # still there (finalizers), or a kind that answers with the object
+        return json_response(200, success_status(resource.plural, self.info.name, deleted["metadata"].get("uid", ""),
+                                                 group=resource.group))
+
+    def delete_collection(self) -> Response:
+        labels, fields = self.selectors()
+        for obj in self.registry.list(self.resource, self.namespace, label_selector=labels,
+                                      field_selector=fields)["items"]:
+            try:
+                self.registry.delete(self.resource, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            except NotFound:
+                pass  # deleted by someone else meanwhile: the collection is still going away
+        return json_response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
+
+    def scale(self) -> Response:
+        """GET, PUT and PATCH of ``<workload>/scale``: the workload's replicas as a Scale."""
+        resource, info, registry = self.resource, self.info, self.registry
+        if info.verb == "get":
+            return json_response(200, to_scale(registry.get(resource, self.namespace, info.name)))
+        if info.verb not in ("update", "patch"):
+            raise MethodNotAllowed(f"{resource.plural}/scale", info.verb, group=resource.group)
+        raw = self.request.body
+        body = None if info.verb == "patch" else self.body()
+
+        def rescale(current: dict) -> dict:
+            scale = to_scale(current)
+            if info.verb == "patch":
+                wanted = apply_patch(scale, raw, self.content_type, kind="Scale", api_version="autoscaling/v1")
+            else:
+                wanted = body if isinstance(body, dict) else {}
+                version = (wanted.get("metadata") or {}).get("resourceVersion")
+                if version and version != scale["metadata"]["resourceVersion"]:
+                    raise Conflict(resource.plural, info.name, group=resource.group)
+            new = deep_copy(current)
+            new.setdefault("spec", {})["replicas"] = replicas_of(wanted)
+            return registry.merge_update(resource, current, new)
+
+        return json_response(200, to_scale(registry.guaranteed_update(resource, self.namespace, info.name, rescale)))
+
+    def pod_subresource(self) -> Response:
+        info, resource = self.info, self.resource
+        if info.subresource == "binding" and info.verb == "create":
+            binding = self.object_body("a binding")
+            return json_response(201, bind(self.registry, resource, self.namespace, info.name, binding,
+                                           self.handler.clock.wall()))
+        if info.subresource == "log" and info.verb == "get":
+            pod = self.registry.get(resource, self.namespace, info.name)
+            chunks = read_logs(pod, self.q, self.handler.node_logs)
+            return Response(200, content_type="text/plain", stream=iter(chunks))
+        raise MethodNotAllowed(f"{resource.plural}/{info.subresource}", info.verb, group=resource.group)
+
+    def watch(self) -> Response:
+        labels, fields = self.selectors()
+        timeout = self.q.get("timeoutSeconds") or "1800"
+        watch = self.registry.watch(self.resource, self.namespace, resource_version=self.q.get("resourceVersion", ""),
+                                    label_selector=labels, field_selector=fields)
+        bookmarks = self.q.get("allowWatchBookmarks", "") in ("true", "1")
+        return Response(200, stream=self._events(watch, float(timeout) if timeout.isdigit() else 1800.0, bookmarks))
+
+    def _events(self, watch, timeout: float, bookmarks: bool) -> Iterator[bytes]:
+        clock, resource, table = self.handler.clock, self.resource, self.wants_table()
+        deadline = clock.now() + timeout
+        next_bookmark = clock.now() + self.handler.bookmark_interval
+        try:
+            while clock.now() < deadline:
+                try:
+                    event = watch.get(timeout=min(1.0, max(0.01, deadline - clock.now())))
+                except APIError as err:  # 410 Gone: sent as an ERROR event, as kube does
+                    yield _line({"type": "ERROR", "object": err.status()})
+                    return
+                if event is not None:
+                    obj = event.object
+                    if table:
+                        obj = self.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
+                    yield _line({"type": event.type, "object": obj})
+                if bookmarks and clock.now() >= next_bookmark:
+                    next_bookmark = clock.now() + self.handler.bookmark_interval
+                    yield _line({"type": "BOOKMARK", "object": {
+                        "kind": resource.kind, "apiVersion": resource.api_version,
+                        "metadata": {"resourceVersion": str(watch.progress)}}})
+        finally:
+            watch.cancel()
+
+
+def _line(event: dict) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
