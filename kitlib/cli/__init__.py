@@ -1,17 +1,20 @@
 """The ``kit`` command: the kit's operator entry point, like ``kubeadm`` and ``kubectl`` together.
 
-This slice has the commands that concern the store and the machine:
-
+    kit init [--port 6443]           start a control plane in the background (kubeadm init)
+    kit status                       is it running, where, and what it holds
+    kit down [--purge]               stop it (and remove its data)
+    kit get/apply/delete/describe/logs  the everyday kubectl commands, for machines without kubectl
     kit doctor                       what this machine can run, and what to install
     kit store ls DIR [PREFIX]        the keys in a store's data directory
     kit store crash-trials DIR       kill a writing store with SIGKILL, recover, check
 
-Every expected failure (a missing binary, a store already open, a damaged
-data directory) prints one line saying what to do, never a traceback.
+The control plane keeps its state in ``$KIT_HOME`` (default ``~/.kit``);
+``kit init`` prints the kubeconfig to give kubectl. Every expected failure
+(a port in use, a missing binary, a store already open, a broken manifest)
+prints one line saying what to do, never a traceback.
 
 Simplifications:
-- ``kit init``, ``kit up`` and the kubectl-like commands arrive with the API
-  server; until then the store is used from Python or through these commands.
+- ``kit up`` / ``kit join`` (nodes) arrive with the kubelet.
 """
 
 from __future__ import annotations
@@ -89,11 +92,73 @@ def cmd_store_crash_trials(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _data_dir(args: argparse.Namespace) -> Path:
+    from kitlib.cluster.kubeadm import default_data_dir
+
+    return Path(args.data_dir) if getattr(args, "data_dir", None) else default_data_dir()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from kitlib.cluster.kubeadm import init
+
+    state = init(_data_dir(args), port=args.port, store=args.store)
+    print(f"control plane running at {state['url']} (pid {state['pid']})")
+    print("to use it with kubectl:")
+    print(f"  export KUBECONFIG={state['kubeconfig']}")
+    print("  kubectl get namespaces")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kitlib.cluster.kubeadm import read_state
+
+    data_dir = _data_dir(args)
+    state = read_state(data_dir)
+    if state is None:
+        print(f"no control plane is running from {data_dir}: `kit init` starts one")
+        return 3  # as `systemctl status` does for a stopped unit
+    print(f"control plane: running (pid {state['pid']}) at {state['url']}")
+    print(f"store:         {state['store']}")
+    print(f"kubeconfig:    {state['kubeconfig']}")
+    try:
+        from kitlib.client.rest import Client
+
+        client = Client.from_kubeconfig(state["kubeconfig"])
+        for plural in ("namespaces", "nodes", "pods", "deployments"):
+            count = len(client.resource(plural).list(namespace="")["items"]) if plural != "namespaces" else \
+                len(client.resource(plural).list()["items"])
+            print(f"{plural + ':':<15}{count}")
+    except KitError as err:
+        print(f"API server:    not answering ({err})")
+        return 1
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from kitlib.cluster.kubeadm import down
+
+    print(down(_data_dir(args), purge=args.purge))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kit", description="A Kubernetes that runs in a textbook.")
     parser.add_argument("--version", action="version", version=f"kit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    init = commands.add_parser("init", help="start a control plane in the background (like kubeadm init)")
+    init.add_argument("--port", type=int, default=6443, help="the API server's port (default 6443)")
+    init.add_argument("--store", help="a store URL instead of the data directory (e.g. etcd://127.0.0.1:2379)")
+    init.add_argument("--data-dir", help="where the cluster keeps its state (default $KIT_HOME or ~/.kit)")
+    init.set_defaults(func=cmd_init)
+    status = commands.add_parser("status", help="is the control plane running, and what does it hold")
+    status.add_argument("--data-dir", help="the cluster's data directory (default $KIT_HOME or ~/.kit)")
+    status.set_defaults(func=cmd_status)
+    down = commands.add_parser("down", help="stop the background control plane")
+    down.add_argument("--purge", action="store_true", help="also remove its data (like kubeadm reset)")
+    down.add_argument("--data-dir", help="the cluster's data directory (default $KIT_HOME or ~/.kit)")
+    down.set_defaults(func=cmd_down)
 
     doctor = commands.add_parser("doctor", help="what this machine can run, and what to install")
     doctor.set_defaults(func=cmd_doctor)
