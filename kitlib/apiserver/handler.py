@@ -22,7 +22,9 @@ carries ``BOOKMARK`` events that move the watcher's resourceVersion on when
 nothing it watches changed, so a restarted watch need not go back far.
 
 Simplifications:
-- Bodies are JSON, or YAML for the ``yaml`` media types; no protobuf.
+- Bodies are JSON, or YAML for the ``yaml`` media types; no protobuf, which
+  kubectl's generators send (``kubectl create configmap NAME``): they get a
+  415 that says to go through a manifest instead.
   YAML anchors and aliases are refused (kube's decoder bounds them; here a
   body without them is always enough).
 - Nesting deeper than :data:`MAX_DEPTH` levels is refused with a 400
@@ -46,24 +48,31 @@ from kitlib.api.errors import (
     APIError,
     BadRequest,
     Conflict,
+    Invalid,
     MethodNotAllowed,
     NotFound,
     RequestEntityTooLarge,
+    UnsupportedMediaType,
     path_not_found,
     success_status,
 )
+from kitlib.api import field as fielderrors
 from kitlib.api.fields import parse_field_selector
 from kitlib.api.meta import deep_copy
 from kitlib.api.selectors import parse_label_selector
-from kitlib.apiserver import discovery
-from kitlib.apiserver.authn import Authenticator
+from kitlib.apiserver import discovery, openapi
+from kitlib.apiserver.admission import CREATE, DELETE, UPDATE, Attributes, Chain, ensure_default_service_account
+from kitlib.apiserver.authn import Authenticator, UserInfo
 from kitlib.apiserver.defaults import apply_defaults
-from kitlib.apiserver.patch import apply_patch
+from kitlib.apiserver.patch import PATCH_TYPES, apply_patch
+from kitlib.apiserver.fieldmanager import FieldManager, manager_from_user_agent, validate_manager
+from kitlib.apiserver.namespaces import delete_namespace
 from kitlib.apiserver.pods import NodeLogs, bind, read_logs
 from kitlib.apiserver.rbac import RBACAuthorizer, forbidden
 from kitlib.apiserver.registry import Registry
 from kitlib.apiserver.requestinfo import RequestInfo, RequestInfoError, request_info
-from kitlib.apiserver.resources import Resource, lookup
+from kitlib.apiserver.resources import Resource, lookup, selectable_fields
+from kitlib.apiserver.schema import STRICT, check_fields, parse_mode, patch_strict_error, validate_fields, warning_header
 from kitlib.apiserver.scale import replicas_of, to_scale
 from kitlib.apiserver.table import to_table
 from kitlib.clock import Clock
@@ -73,6 +82,8 @@ log = logging.getLogger(__name__)
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver refuses request bodies past 3 MiB
 MAX_DEPTH = 100
 JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
+BODY_TYPES = (JSON, "application/yaml", "")  # a missing Content-Type is read as JSON
 
 
 @dataclass
@@ -122,8 +133,17 @@ def decode_body(raw: bytes, content_type: str) -> Any:
         raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
     if not raw:
         return None
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type not in BODY_TYPES:
+        message = ("the body of the request was in an unknown format - accepted media types include: "
+                   + ", ".join(t for t in BODY_TYPES if t))
+        if "protobuf" in media_type:
+            # kubectl's generators (`kubectl create configmap NAME ...`) send protobuf, which the kit cannot read.
+            message += ("; the kit's API server does not read protobuf: write the object as YAML "
+                        "(add `--dry-run=client -o yaml` to the command) and create it with `kubectl create -f`")
+        raise UnsupportedMediaType(message)
     try:
-        if "yaml" in content_type:
+        if "yaml" in media_type:
             value = yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
         else:
             value = json.loads(raw)
@@ -152,8 +172,12 @@ class Handler:
     """The REST API over a registry: ``handle(request) -> response``, safe to call from many threads."""
 
     def __init__(self, registry: Registry, authenticator: Authenticator, authorizer: RBACAuthorizer, clock: Clock,
-                 *, node_logs: NodeLogs | None = None, bookmark_interval: float = 60.0) -> None:
+                 *, admission: Chain | None = None, validate: Callable[..., None] | None = None,
+                 node_logs: NodeLogs | None = None, bookmark_interval: float = 60.0) -> None:
         self.registry = registry
+        self.admission = admission or Chain([])
+        self.fields = FieldManager(clock)
+        self.validate = validate  # validate(obj, namespaced=, old=, group=, subresource=) raises Invalid
         self.authenticator = authenticator
         self.authorizer = authorizer
         self.clock = clock
@@ -190,7 +214,7 @@ class Handler:
             raise path_not_found()
         if info.subresource and info.subresource not in resource.subresources:
             raise NotFound(f"{resource.plural}/{info.subresource}", info.name, group=resource.group)
-        call = _Call(self, request, info, resource, {k: v[-1] for k, v in query.items()})
+        call = _Call(self, request, info, resource, {k: v[-1] for k, v in query.items()}, user)
         return call.serve()
 
     def _non_resource(self, request: Request, path: str) -> Response:
@@ -204,6 +228,10 @@ class Handler:
                 return json_response(200, discovery.aggregated_discovery(core=path == "/api"),
                                      discovery.AGGREGATED_CONTENT_TYPE)
             return json_response(200, discovery.api_versions() if path == "/api" else discovery.api_group_list())
+        if path == "/openapi/v3":
+            return json_response(200, openapi.index())
+        if path.startswith("/openapi/v3/"):
+            return self._openapi(request, path)
         parts = path.strip("/").split("/")
         document = None
         if parts[0] == "api" and len(parts) == 2:
@@ -218,11 +246,26 @@ class Handler:
         return json_response(200, document)
 
 
+    @staticmethod
+    def _openapi(request: Request, path: str) -> Response:
+        """One group version's OpenAPI v3 document, cached by clients under its hash (as kube-apiserver serves it)."""
+        found = openapi.document_bytes(path)
+        if found is None:
+            raise path_not_found()
+        body, digest = found
+        asked = parse_qs(urlsplit(request.target).query).get("hash", [""])[-1]
+        if asked and asked != digest:  # an old link: send the client to the current document
+            return Response(301, b"", headers=[("Location", f"{path}?hash={digest}")])
+        cache = "public, immutable" if asked else "no-cache, private"
+        return Response(200, body, headers=[("ETag", f'"{digest}"'), ("Cache-Control", cache)])
+
+
 class _Call:
     """One resource request being served: the verb handlers, sharing the request's parts."""
 
-    def __init__(self, handler: Handler, request: Request, info: RequestInfo, resource: Resource, q: dict[str, str]):
-        self.handler, self.request, self.info, self.resource, self.q = handler, request, info, resource, q
+    def __init__(self, handler: Handler, request: Request, info: RequestInfo, resource: Resource, q: dict[str, str],
+                 user: UserInfo):
+        self.handler, self.request, self.info, self.resource, self.q, self.user = handler, request, info, resource, q, user
         self.registry = handler.registry
         self.namespace = info.namespace or None
         self.content_type = request.header("Content-Type")
@@ -237,7 +280,8 @@ class _Call:
             "list": self.list, "watch": self.watch, "get": self.get, "create": self.create, "update": self.update,
             "patch": self.patch, "delete": self.delete, "deletecollection": self.delete_collection,
         }
-        if verb not in handlers:
+        if verb not in handlers or (verb in ("update", "patch") and not self.info.name):
+            # PUT and PATCH name one object; on a collection kube has no route for them.
             raise MethodNotAllowed(resource.plural, verb, group=resource.group)
         return handlers[verb]()
 
@@ -252,6 +296,68 @@ class _Call:
             raise BadRequest(f"the body of {what} must be a JSON object")
         return body
 
+    def decode_object(self, what: str, options_kind: str, body: Any = None) -> tuple[dict, list[str]]:
+        """The body as the kind's object: kind checked, unknown fields dropped (and reported as fieldValidation asks)."""
+        mode = parse_mode(self.q.get("fieldValidation"), options_kind)
+        body = self.object_body(what) if body is None else body
+        if not isinstance(body, dict):
+            raise BadRequest(f"the body of {what} must be a JSON object")
+        resource = self.resource
+        for member, expected in (("apiVersion", resource.api_version), ("kind", resource.kind)):
+            value = body.get(member)
+            if value in (None, ""):
+                continue  # kube fills both from the URL
+            if not isinstance(value, str):
+                raise BadRequest(f"{member} must be a string, not {json.dumps(value)[:60]}")
+            if value != expected:
+                noun = "API version" if member == "apiVersion" else "kind"
+                raise BadRequest(f"the {noun} in the data ({value}) does not match the expected {noun} ({expected})")
+        media_type = self.content_type.split(";")[0].strip()
+        raw = self.request.body if media_type in (JSON, "") else None
+        return validate_fields(body, resource.api_version, resource.kind, mode, raw=raw)
+
+    def checked_patch(self, patched: dict, mode: str, warnings: list[str]) -> dict:
+        """A patch's result, decoded as a body would be: unknown fields dropped, a 422 in Strict mode."""
+        pruned, problems = check_fields(patched, self.resource.api_version, self.resource.kind)
+        if problems and mode == STRICT:
+            raise patch_strict_error(problems, json.dumps(patched, separators=(",", ":")))
+        warnings[:] = problems
+        return pruned
+
+    def manager(self, options_kind: str, *, apply: bool = False) -> str:
+        """The request's field manager: ``?fieldManager=``, checked, else named after the User-Agent."""
+        asked = self.q.get("fieldManager", "")
+        validate_manager(asked, options_kind, apply=apply)
+        if self.q.get("force") and not apply:
+            raise Invalid("PatchOptions", "", [fielderrors.forbidden("force", "may not be specified for non-apply patch")],
+                          group="meta.k8s.io")
+        return asked or manager_from_user_agent(self.request.header("User-Agent"))
+
+    def attributes(self, operation: str, obj: dict | None, old: dict | None = None) -> Attributes:
+        md = (obj or old or {}).get("metadata") or {}
+        namespace = ""
+        if self.resource.namespaced:
+            namespace = self.namespace or md.get("namespace") or "default"
+        return Attributes(operation, self.resource, namespace, self.info.name or md.get("name", ""), obj, old,
+                          self.info.subresource, self.user, dry_run=self.dry_run())
+
+    def dry_run(self) -> bool:
+        values = parse_qs(urlsplit(self.request.target).query).get("dryRun", [])
+        for value in values:
+            if value != "All":
+                raise Invalid("", "", [fielderrors.not_supported("dryRun", value, ["All"])])
+        return bool(values)
+
+    def validate(self, attrs: Attributes) -> None:
+        """Object validation, between mutating and validating admission (kube's strategy Validate)."""
+        validate = self.handler.validate
+        if validate is not None and attrs.object is not None:
+            validate(attrs.object, namespaced=self.resource.namespaced, old=attrs.old_object, group=self.resource.group,
+                     subresource=attrs.subresource)
+
+    def respond(self, code: int, obj: dict, warnings: list[str]) -> Response:
+        return json_response(code, obj, headers=[("Warning", warning_header(w)) for w in warnings])
+
     def wants_table(self) -> bool:
         return "as=Table" in self.request.header("Accept")
 
@@ -260,15 +366,23 @@ class _Call:
                         include_object=self.q.get("includeObject", "Metadata"), list_metadata=list_metadata)
 
     def selectors(self):
-        return parse_label_selector(self.q.get("labelSelector", "")), parse_field_selector(self.q.get("fieldSelector", ""))
+        fields = parse_field_selector(self.q.get("fieldSelector", ""))
+        allowed = selectable_fields(self.resource)
+        for name in sorted(fields.fields()):
+            if name not in allowed:  # kube refuses what the kind does not index, rather than scanning objects
+                raise BadRequest(f'"{name}" is not a known field selector: only '
+                                 + ", ".join(f'"{a}"' for a in allowed))
+        return parse_label_selector(self.q.get("labelSelector", "")), fields
 
     # -- verbs ------------------------------------------------------------------
 
     def list(self) -> Response:
         labels, fields = self.selectors()
         limit = self.q.get("limit") or "0"
+        if not limit.lstrip("-").isdigit():
+            raise BadRequest(f'limit: invalid value "{limit}": an integer is required')
         listed = self.registry.list(self.resource, self.namespace, label_selector=labels, field_selector=fields,
-                                    limit=int(limit) if limit.isdigit() else 0, continue_token=self.q.get("continue", ""),
+                                    limit=max(0, int(limit)), continue_token=self.q.get("continue", ""),
                                     resource_version=self.q.get("resourceVersion", ""))
         if self.wants_table():
             return json_response(200, self.table(listed["items"], listed["metadata"]))
@@ -281,36 +395,110 @@ class _Call:
         return json_response(200, obj)
 
     def create(self) -> Response:
-        obj = apply_defaults(self.object_body("a create"))
-        return json_response(201, self.registry.create(self.resource, obj, self.namespace))
+        manager = self.manager("CreateOptions")
+        obj, warnings = self.decode_object("a create", "CreateOptions")
+        obj = self.handler.fields.update(None, apply_defaults(obj), manager)
+        return self.create_object(obj, warnings)
+
+    def create_object(self, obj: dict, warnings: list[str]) -> Response:
+        """Admit, validate and store a new object (a create, or an apply to a name not yet taken)."""
+        with self.handler.admission.session() as session:
+            attrs = self.attributes(CREATE, obj)
+            obj = session.run(attrs, check=self.validate)
+            if attrs.dry_run:  # checked and admitted, not written (kubectl --dry-run=server)
+                return self.respond(201, {**obj, "apiVersion": self.resource.api_version, "kind": self.resource.kind},
+                                    warnings)
+            created = self.registry.create(self.resource, obj, self.namespace)
+        if self.resource.kind == "Namespace":
+            ensure_default_service_account(self.registry, created["metadata"]["name"])
+        return self.respond(201, created, warnings)
+
+    def admitted(self, session, manager: str | None):
+        """The registry's ``admit`` hook for one update: field ownership, admission and validation, on each attempt."""
+        def admit(current: dict, new: dict) -> dict:
+            if manager is not None:
+                new = self.handler.fields.update(current, new, manager, subresource=self.info.subresource)
+            return session.run(self.attributes(UPDATE, new, current), check=self.validate)
+        return admit
 
     def update(self) -> Response:
-        obj = apply_defaults(self.object_body("an update"))
-        return json_response(200, self.registry.update(self.resource, self.namespace, self.info.name, obj,
-                                                       subresource=self.info.subresource))
+        manager = self.manager("UpdateOptions")
+        obj, warnings = self.decode_object("an update", "UpdateOptions")
+        obj = apply_defaults(obj)
+        with self.handler.admission.session() as session:
+            updated = self.registry.update(self.resource, self.namespace, self.info.name, obj,
+                                           subresource=self.info.subresource, admit=self.admitted(session, manager))
+        return self.respond(200, updated, warnings)
 
     def patch(self) -> Response:
         raw, resource = self.request.body, self.resource
         if len(raw) > MAX_BODY:
             raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
+        media_type = self.content_type.split(";")[0].strip().lower()
+        if media_type == APPLY_PATCH:
+            return self.apply()
+        if media_type not in PATCH_TYPES:  # before looking the object up, as kube's router does
+            raise UnsupportedMediaType("the body of the request was in an unknown format - accepted media types "
+                                       "include: " + ", ".join(PATCH_TYPES + (APPLY_PATCH,)))
+        manager = self.manager("PatchOptions")
+        mode = parse_mode(self.q.get("fieldValidation"), "PatchOptions")
+        warnings: list[str] = []
+        with self.handler.admission.session() as session:
+            admit = self.admitted(session, manager)
 
-        def patched(current: dict) -> dict:
-            new = apply_defaults(apply_patch(current, raw, self.content_type, kind=resource.kind,
-                                             api_version=resource.api_version))
-            return self.registry.merge_update(resource, current, new, self.info.subresource)
+            def patched(current: dict) -> dict:
+                new = apply_patch(current, raw, self.content_type, kind=resource.kind, api_version=resource.api_version)
+                new = apply_defaults(self.checked_patch(new, mode, warnings))
+                return admit(current, self.registry.merge_update(resource, current, new, self.info.subresource))
 
-        return json_response(200, self.registry.guaranteed_update(resource, self.namespace, self.info.name, patched))
+            obj = self.registry.guaranteed_update(resource, self.namespace, self.info.name, patched)
+        return self.respond(200, obj, warnings)
+
+    def apply(self) -> Response:
+        """Server-side apply: merge the configuration, own what it sets, refuse to take fields from others unforced."""
+        resource, info = self.resource, self.info
+        manager = self.manager("PatchOptions", apply=True)
+        force = self.q.get("force", "") in ("true", "1")
+        body = decode_body(self.request.body, "application/yaml")  # YAML, of which JSON is a part
+        applied, warnings = self.decode_object("an apply patch", "PatchOptions", body)
+        name = (applied.get("metadata") or {}).get("name")
+        if name != info.name:
+            raise BadRequest(f"the name of the object ({name}) does not match the name on the URL ({info.name})")
+        fields = self.handler.fields
+        try:
+            self.registry.get(resource, self.namespace, info.name)
+        except NotFound:
+            if info.subresource:
+                raise
+            obj = apply_defaults(fields.apply(None, applied, manager, force=force))
+            return self.create_object(obj, warnings)
+        with self.handler.admission.session() as session:
+            admit = self.admitted(session, None)
+
+            def patched(current: dict) -> dict:
+                new = apply_defaults(fields.apply(current, applied, manager, force=force, subresource=info.subresource))
+                return admit(current, self.registry.merge_update(resource, current, new, info.subresource))
+
+            obj = self.registry.guaranteed_update(resource, self.namespace, info.name, patched)
+        return self.respond(200, obj, warnings)
 
     def delete(self) -> Response:
         options = self.body() or {}
         if not isinstance(options, dict):
             raise BadRequest("the body of a delete must be DeleteOptions, a JSON object")
         preconditions = options.get("preconditions") or {}
+        if not isinstance(preconditions, dict):
+            raise BadRequest("DeleteOptions.preconditions must be an object")
         resource = self.resource
-        deleted = self.registry.delete(
-            resource, self.namespace, self.info.name, uid=preconditions.get("uid", ""),
-            resource_version=preconditions.get("resourceVersion", ""),
-            propagation_policy=options.get("propagationPolicy", "") or self.q.get("propagationPolicy", ""))
+        current = self.registry.get(resource, self.namespace, self.info.name)
+        with self.handler.admission.session() as session:
+            session.run(self.attributes(DELETE, None, current))
+            if resource.kind == "Namespace":
+                return json_response(200, delete_namespace(self.registry, self.info.name, self.handler.clock.wall()))
+            deleted = self.registry.delete(
+                resource, self.namespace, self.info.name, uid=str(preconditions.get("uid") or ""),
+                resource_version=str(preconditions.get("resourceVersion") or ""),
+                propagation_policy=str(options.get("propagationPolicy") or self.q.get("propagationPolicy", "")))
         if deleted["metadata"].get("finalizers") or resource.kind == "Pod":
             return json_response(200, deleted)  # still there (finalizers), or a kind that answers with the object
         return json_response(200, success_status(resource.plural, self.info.name, deleted["metadata"].get("uid", ""),

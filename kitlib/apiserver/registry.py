@@ -207,15 +207,21 @@ class Registry:
 
     # -- update ---------------------------------------------------------------
 
-    def update(self, resource: Resource, namespace: str | None, name: str, obj: Obj, *, subresource: str = "") -> Obj:
-        """Replace an object; with a ``resourceVersion``, only if it is still current."""
-        wanted = obj.get("metadata", {}).get("resourceVersion", "")
-        precondition = _parse_rv(wanted) if wanted else 0
+    def update(self, resource: Resource, namespace: str | None, name: str, obj: Obj, *, subresource: str = "",
+               admit: Callable[[Obj, Obj], Obj] | None = None) -> Obj:
+        """Replace an object; with a ``resourceVersion``, only if it is still current.
+
+        ``admit(current, new)`` (the API server's admission and validation)
+        may change or refuse the new object on each attempt.
+        """
+        wanted = (obj.get("metadata") or {}).get("resourceVersion", "")
+        precondition = _parse_rv(str(wanted)) if wanted else 0
 
         def replace(current: Obj) -> Obj:
             if precondition and int(current["metadata"]["resourceVersion"]) != precondition:
                 raise Conflict(resource.plural, name, group=resource.group)
-            return self.merge_update(resource, current, obj, subresource)
+            new = self.merge_update(resource, current, obj, subresource)
+            return admit(current, new) if admit else new
 
         return self.guaranteed_update(resource, namespace, name, replace)
 

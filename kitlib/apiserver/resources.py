@@ -112,6 +112,28 @@ RESOURCES: tuple[Resource, ...] = (
              "/registry/clusterrolebindings"),
 )
 
+# The fields each kind lets a field selector use, beyond metadata.name and metadata.namespace (every
+# kind's): each kind's GetAttrs/SelectableFields in kube-apiserver's registry (pkg/registry/*/strategy.go).
+SELECTABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+            "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"),
+    "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+              "reportingComponent", "source", "type"),
+    "Secret": ("type",),
+    "Node": ("spec.unschedulable",),
+    "Namespace": ("status.phase",),
+    "ReplicaSet": ("status.replicas",),
+    "ReplicationController": ("status.replicas",),
+    "Job": ("status.successful",),
+}
+
+
+def selectable_fields(resource: Resource) -> tuple[str, ...]:
+    """The field paths a field selector may name for this resource."""
+    return ("metadata.name", "metadata.namespace") + SELECTABLE_FIELDS.get(resource.kind, ())
+
+
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
 

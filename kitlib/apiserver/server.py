@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from kitlib.api.errors import APIError, BadRequest, NotFound, RequestEntityTooLarge
+from kitlib.apiserver.admission import default_chain, ensure_default_service_account, ensure_kubernetes_service
+from kitlib.apiserver.allocator import PortAllocator, ServiceIPAllocator
 from kitlib.apiserver.authn import Authenticator, UserInfo
 from kitlib.apiserver.bootstrappolicy import bootstrap_policy
 from kitlib.apiserver.defaults import apply_defaults
@@ -41,6 +43,7 @@ from kitlib.apiserver.pki import PKI
 from kitlib.apiserver.rbac import RBACAuthorizer
 from kitlib.apiserver.registry import Registry
 from kitlib.apiserver.resources import Resource, for_kind, lookup
+from kitlib.apiserver.service_allocation import ServiceAllocation
 from kitlib.clock import Clock, RealClock
 from kitlib.store import Store
 
@@ -88,13 +91,19 @@ class APIServer:
         tokens: dict[str, UserInfo] | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        service_cidr: str = "10.96.0.0/12",  # kubeadm's default --service-cluster-ip-range
+        node_port_range: str = "30000-32767",
     ) -> None:
         self.clock = clock or RealClock()
         self.registry = Registry(store, clock=self.clock, rng=rng or random.Random())
         self.pki = PKI(pki_dir)
         self.authenticator = Authenticator(tokens or {})
         self.authorizer = RBACAuthorizer(RegistryRBAC(self.registry))
-        self.handler = Handler(self.registry, self.authenticator, self.authorizer, self.clock)
+        rng = self.registry.rng
+        self.service_ips = ServiceIPAllocator(store, service_cidr, rng=rng)
+        self.node_ports = PortAllocator(store, node_port_range, rng=rng)
+        self.admission = default_chain(self.registry, ServiceAllocation(self.registry, self.service_ips, self.node_ports))
+        self.handler = Handler(self.registry, self.authenticator, self.authorizer, self.clock, admission=self.admission)
         self.host, self.port = host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -110,6 +119,9 @@ class APIServer:
         for obj in bootstrap_policy():
             resource = for_kind(obj["apiVersion"], obj["kind"])
             self._ensure(resource, obj, obj["metadata"].get("namespace"))
+        for name in SYSTEM_NAMESPACES:
+            ensure_default_service_account(self.registry, name)
+        ensure_kubernetes_service(self.registry, self.admission, self.service_ips.first_ip, self.port or 6443)
 
     def _ensure(self, resource: Resource, obj: dict, namespace: str | None) -> None:
         try:
@@ -120,7 +132,6 @@ class APIServer:
 
     def start(self) -> "APIServer":
         self.pki.ensure()
-        self.bootstrap()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.pki.ca.cert))
         context.load_cert_chain(self.pki.server.cert, self.pki.server.key)
         context.verify_mode = ssl.CERT_OPTIONAL  # a certificate is one way in; a token is the other
@@ -137,6 +148,11 @@ class APIServer:
         httpd.daemon_threads = True
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]
+        try:
+            self.bootstrap()  # after the bind: the kubernetes Service names the port
+        except BaseException:
+            httpd.server_close()
+            raise
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="kit-apiserver", daemon=True)
         self._thread.start()
@@ -226,10 +242,17 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
-            # Refused before reading: the connection cannot be reused with the body unread.
-            self.close_connection = True
             error = RequestEntityTooLarge("Request entity too large: limit is 3145728") if length > 0 else \
                 BadRequest("the Content-Length header is not a number")
+            # Refused unread, so the connection cannot carry another request. A body not far past the
+            # limit is drained first, so the client, still sending, reads the 413 instead of a reset.
+            self.close_connection = True
+            if 0 < length <= 2 * MAX_BODY:
+                while length > 0:
+                    chunk = self.rfile.read(min(length, 1 << 16))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
             return json_response(error.code, error.status())
         body = self.rfile.read(length) if length else b""
         peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
