@@ -15,157 +15,39 @@ the Python client, and an in-process transport (``kitlib.client``) that
 simulations of many nodes use without paying for TLS, and that still goes
 through authentication, RBAC and admission.
 
-A watch answers with a :attr:`Response.stream`: an iterator of
-newline-terminated JSON events that the transport sends as they come (HTTP
-chunks over the network). With ``allowWatchBookmarks=true`` the stream
-carries ``BOOKMARK`` events that move the watcher's resourceVersion on when
-nothing it watches changed, so a restarted watch need not go back far.
+This module routes: non-resource paths (``/version``, discovery,
+``/openapi/v3``, health) are answered here, and a resource request goes to
+:class:`~kitlib.apiserver.endpoints.ResourceRequest`, where the verbs are.
 
 Simplifications:
-- Bodies are JSON, or YAML for the ``yaml`` media types; no protobuf, which
-  kubectl's generators send (``kubectl create configmap NAME``): they get a
-  415 that says to go through a manifest instead.
-  YAML anchors and aliases are refused (kube's decoder bounds them; here a
-  body without them is always enough).
-- Nesting deeper than :data:`MAX_DEPTH` levels is refused with a 400
-  (kube-apiserver's JSON decoder allows 10,000).
-- A bookmark's resourceVersion is the newest revision the watch has read
-  from the store, matching or not: always safe, but a quiet watch's
-  bookmark does not advance past writes to other resources.
+- A path that starts like a resource request but names none
+  (``/api/v1/watch``) is a 404 here; kube-apiserver answers 500 ("failed to
+  create RequestInfo").
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-import yaml
-
-from kitlib.api.errors import (
-    APIError,
-    BadRequest,
-    Conflict,
-    Invalid,
-    MethodNotAllowed,
-    NotFound,
-    RequestEntityTooLarge,
-    UnsupportedMediaType,
-    path_not_found,
-    success_status,
-)
-from kitlib.api import field as fielderrors
-from kitlib.api.fields import parse_field_selector
-from kitlib.api.meta import deep_copy
-from kitlib.api.selectors import parse_label_selector
+from kitlib.api.errors import APIError, NotFound, path_not_found
 from kitlib.apiserver import discovery, openapi
-from kitlib.apiserver.admission import CREATE, DELETE, UPDATE, Attributes, Chain, ensure_default_service_account
-from kitlib.apiserver.authn import Authenticator, UserInfo
-from kitlib.apiserver.defaults import apply_defaults
-from kitlib.apiserver.patch import PATCH_TYPES, apply_patch
-from kitlib.apiserver.fieldmanager import FieldManager, manager_from_user_agent, validate_manager
-from kitlib.apiserver.namespaces import delete_namespace
-from kitlib.apiserver.pods import NodeLogs, bind, read_logs
+from kitlib.apiserver.admission import Chain
+from kitlib.apiserver.authn import Authenticator
+from kitlib.apiserver.endpoints import ResourceRequest
+from kitlib.apiserver.fieldmanager import FieldManager
+from kitlib.apiserver.pods import NodeLogs
 from kitlib.apiserver.rbac import RBACAuthorizer, forbidden
 from kitlib.apiserver.registry import Registry
-from kitlib.apiserver.requestinfo import RequestInfo, RequestInfoError, request_info
-from kitlib.apiserver.resources import Resource, lookup, selectable_fields
-from kitlib.apiserver.schema import STRICT, check_fields, parse_mode, patch_strict_error, validate_fields, warning_header
-from kitlib.apiserver.scale import replicas_of, to_scale
-from kitlib.apiserver.table import to_table
+from kitlib.apiserver.request import MAX_BODY, Request, Response, decode_body, json_response
+from kitlib.apiserver.requestinfo import RequestInfoError, request_info
+from kitlib.apiserver.resources import lookup
 from kitlib.clock import Clock
 
+__all__ = ["MAX_BODY", "Handler", "Request", "Response", "decode_body", "json_response"]
+
 log = logging.getLogger(__name__)
-
-MAX_BODY = 3 * 1024 * 1024  # kube-apiserver refuses request bodies past 3 MiB
-MAX_DEPTH = 100
-JSON = "application/json"
-APPLY_PATCH = "application/apply-patch+yaml"
-BODY_TYPES = (JSON, "application/yaml", "")  # a missing Content-Type is read as JSON
-
-
-@dataclass
-class Request:
-    """An HTTP request as the handler sees it. Header names are lower case."""
-
-    method: str
-    target: str  # path and query, as on the request line
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    peer_cert: dict | None = None  # the verified client certificate (``getpeercert()``), if any
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name.lower(), "")
-
-
-@dataclass
-class Response:
-    """The answer: ``body`` bytes, or a ``stream`` of byte lines for a watch."""
-
-    code: int
-    body: bytes = b""
-    content_type: str = JSON
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    stream: Iterator[bytes] | None = None
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-def json_response(code: int, obj: Any, content_type: str = JSON, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(code, json.dumps(obj, separators=(",", ":")).encode(), content_type, headers or [])
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without anchors and aliases: a few hundred bytes of aliases can expand to gigabytes."""
-
-    def compose_node(self, parent, index):  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.YAMLError("YAML aliases are not accepted")
-        return super().compose_node(parent, index)
-
-
-def decode_body(raw: bytes, content_type: str) -> Any:
-    """The request body as JSON values, whatever the media type; a 400 that says why otherwise."""
-    if len(raw) > MAX_BODY:
-        raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
-    if not raw:
-        return None
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type not in BODY_TYPES:
-        message = ("the body of the request was in an unknown format - accepted media types include: "
-                   + ", ".join(t for t in BODY_TYPES if t))
-        if "protobuf" in media_type:
-            # kubectl's generators (`kubectl create configmap NAME ...`) send protobuf, which the kit cannot read.
-            message += ("; the kit's API server does not read protobuf: write the object as YAML "
-                        "(add `--dry-run=client -o yaml` to the command) and create it with `kubectl create -f`")
-        raise UnsupportedMediaType(message)
-    try:
-        if "yaml" in media_type:
-            value = yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-        else:
-            value = json.loads(raw)
-    except (ValueError, yaml.YAMLError) as err:
-        raise BadRequest(f"the body of the request was in an unknown format: {err}".replace("\n", " ")) from None
-    except RecursionError:
-        raise BadRequest(f"the body of the request nests deeper than {MAX_DEPTH} levels") from None
-    _check_depth(value)
-    return value
-
-
-def _check_depth(value: Any) -> None:
-    # Iterative, so that checking depth cannot itself overflow the stack.
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise BadRequest(f"the body of the request nests deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
 
 
 class Handler:
@@ -214,7 +96,7 @@ class Handler:
             raise path_not_found()
         if info.subresource and info.subresource not in resource.subresources:
             raise NotFound(f"{resource.plural}/{info.subresource}", info.name, group=resource.group)
-        call = _Call(self, request, info, resource, {k: v[-1] for k, v in query.items()}, user)
+        call = ResourceRequest(self, request, info, resource, {k: v[-1] for k, v in query.items()}, user)
         return call.serve()
 
     def _non_resource(self, request: Request, path: str) -> Response:
@@ -258,331 +140,3 @@ class Handler:
             return Response(301, b"", headers=[("Location", f"{path}?hash={digest}")])
         cache = "public, immutable" if asked else "no-cache, private"
         return Response(200, body, headers=[("ETag", f'"{digest}"'), ("Cache-Control", cache)])
-
-
-class _Call:
-    """One resource request being served: the verb handlers, sharing the request's parts."""
-
-    def __init__(self, handler: Handler, request: Request, info: RequestInfo, resource: Resource, q: dict[str, str],
-                 user: UserInfo):
-        self.handler, self.request, self.info, self.resource, self.q, self.user = handler, request, info, resource, q, user
-        self.registry = handler.registry
-        self.namespace = info.namespace or None
-        self.content_type = request.header("Content-Type")
-
-    def serve(self) -> Response:
-        verb, resource = self.info.verb, self.resource
-        if self.info.subresource == "scale":
-            return self.scale()
-        if self.info.subresource in ("binding", "log"):
-            return self.pod_subresource()
-        handlers: dict[str, Callable[[], Response]] = {
-            "list": self.list, "watch": self.watch, "get": self.get, "create": self.create, "update": self.update,
-            "patch": self.patch, "delete": self.delete, "deletecollection": self.delete_collection,
-        }
-        if verb not in handlers or (verb in ("update", "patch") and not self.info.name):
-            # PUT and PATCH name one object; on a collection kube has no route for them.
-            raise MethodNotAllowed(resource.plural, verb, group=resource.group)
-        return handlers[verb]()
-
-    # -- helpers ----------------------------------------------------------------
-
-    def body(self) -> Any:
-        return decode_body(self.request.body, self.content_type)
-
-    def object_body(self, what: str) -> dict:
-        body = self.body()
-        if not isinstance(body, dict):
-            raise BadRequest(f"the body of {what} must be a JSON object")
-        return body
-
-    def decode_object(self, what: str, options_kind: str, body: Any = None) -> tuple[dict, list[str]]:
-        """The body as the kind's object: kind checked, unknown fields dropped (and reported as fieldValidation asks)."""
-        mode = parse_mode(self.q.get("fieldValidation"), options_kind)
-        body = self.object_body(what) if body is None else body
-        if not isinstance(body, dict):
-            raise BadRequest(f"the body of {what} must be a JSON object")
-        resource = self.resource
-        for member, expected in (("apiVersion", resource.api_version), ("kind", resource.kind)):
-            value = body.get(member)
-            if value in (None, ""):
-                continue  # kube fills both from the URL
-            if not isinstance(value, str):
-                raise BadRequest(f"{member} must be a string, not {json.dumps(value)[:60]}")
-            if value != expected:
-                noun = "API version" if member == "apiVersion" else "kind"
-                raise BadRequest(f"the {noun} in the data ({value}) does not match the expected {noun} ({expected})")
-        media_type = self.content_type.split(";")[0].strip()
-        raw = self.request.body if media_type in (JSON, "") else None
-        return validate_fields(body, resource.api_version, resource.kind, mode, raw=raw)
-
-    def checked_patch(self, patched: dict, mode: str, warnings: list[str]) -> dict:
-        """A patch's result, decoded as a body would be: unknown fields dropped, a 422 in Strict mode."""
-        pruned, problems = check_fields(patched, self.resource.api_version, self.resource.kind)
-        if problems and mode == STRICT:
-            raise patch_strict_error(problems, json.dumps(patched, separators=(",", ":")))
-        warnings[:] = problems
-        return pruned
-
-    def manager(self, options_kind: str, *, apply: bool = False) -> str:
-        """The request's field manager: ``?fieldManager=``, checked, else named after the User-Agent."""
-        asked = self.q.get("fieldManager", "")
-        validate_manager(asked, options_kind, apply=apply)
-        if self.q.get("force") and not apply:
-            raise Invalid("PatchOptions", "", [fielderrors.forbidden("force", "may not be specified for non-apply patch")],
-                          group="meta.k8s.io")
-        return asked or manager_from_user_agent(self.request.header("User-Agent"))
-
-    def attributes(self, operation: str, obj: dict | None, old: dict | None = None) -> Attributes:
-        md = (obj or old or {}).get("metadata") or {}
-        namespace = ""
-        if self.resource.namespaced:
-            namespace = self.namespace or md.get("namespace") or "default"
-        return Attributes(operation, self.resource, namespace, self.info.name or md.get("name", ""), obj, old,
-                          self.info.subresource, self.user, dry_run=self.dry_run())
-
-    def dry_run(self) -> bool:
-        values = parse_qs(urlsplit(self.request.target).query).get("dryRun", [])
-        for value in values:
-            if value != "All":
-                raise Invalid("", "", [fielderrors.not_supported("dryRun", value, ["All"])])
-        return bool(values)
-
-    def validate(self, attrs: Attributes) -> None:
-        """Object validation, between mutating and validating admission (kube's strategy Validate)."""
-        validate = self.handler.validate
-        if validate is not None and attrs.object is not None:
-            validate(attrs.object, namespaced=self.resource.namespaced, old=attrs.old_object, group=self.resource.group,
-                     subresource=attrs.subresource)
-
-    def respond(self, code: int, obj: dict, warnings: list[str]) -> Response:
-        return json_response(code, obj, headers=[("Warning", warning_header(w)) for w in warnings])
-
-    def wants_table(self) -> bool:
-        return "as=Table" in self.request.header("Accept")
-
-    def table(self, items: list[dict], list_metadata: dict) -> dict:
-        return to_table(self.resource, items, now_wall=self.handler.clock.wall(),
-                        include_object=self.q.get("includeObject", "Metadata"), list_metadata=list_metadata)
-
-    def selectors(self):
-        fields = parse_field_selector(self.q.get("fieldSelector", ""))
-        allowed = selectable_fields(self.resource)
-        for name in sorted(fields.fields()):
-            if name not in allowed:  # kube refuses what the kind does not index, rather than scanning objects
-                raise BadRequest(f'"{name}" is not a known field selector: only '
-                                 + ", ".join(f'"{a}"' for a in allowed))
-        return parse_label_selector(self.q.get("labelSelector", "")), fields
-
-    # -- verbs ------------------------------------------------------------------
-
-    def list(self) -> Response:
-        labels, fields = self.selectors()
-        limit = self.q.get("limit") or "0"
-        if not limit.lstrip("-").isdigit():
-            raise BadRequest(f'limit: invalid value "{limit}": an integer is required')
-        listed = self.registry.list(self.resource, self.namespace, label_selector=labels, field_selector=fields,
-                                    limit=max(0, int(limit)), continue_token=self.q.get("continue", ""),
-                                    resource_version=self.q.get("resourceVersion", ""))
-        if self.wants_table():
-            return json_response(200, self.table(listed["items"], listed["metadata"]))
-        return json_response(200, listed)
-
-    def get(self) -> Response:
-        obj = self.registry.get(self.resource, self.namespace, self.info.name)
-        if self.wants_table():
-            return json_response(200, self.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
-        return json_response(200, obj)
-
-    def create(self) -> Response:
-        manager = self.manager("CreateOptions")
-        obj, warnings = self.decode_object("a create", "CreateOptions")
-        obj = self.handler.fields.update(None, apply_defaults(obj), manager)
-        return self.create_object(obj, warnings)
-
-    def create_object(self, obj: dict, warnings: list[str]) -> Response:
-        """Admit, validate and store a new object (a create, or an apply to a name not yet taken)."""
-        with self.handler.admission.session() as session:
-            attrs = self.attributes(CREATE, obj)
-            obj = session.run(attrs, check=self.validate)
-            if attrs.dry_run:  # checked and admitted, not written (kubectl --dry-run=server)
-                return self.respond(201, {**obj, "apiVersion": self.resource.api_version, "kind": self.resource.kind},
-                                    warnings)
-            created = self.registry.create(self.resource, obj, self.namespace)
-        if self.resource.kind == "Namespace":
-            ensure_default_service_account(self.registry, created["metadata"]["name"])
-        return self.respond(201, created, warnings)
-
-    def admitted(self, session, manager: str | None):
-        """The registry's ``admit`` hook for one update: field ownership, admission and validation, on each attempt."""
-        def admit(current: dict, new: dict) -> dict:
-            if manager is not None:
-                new = self.handler.fields.update(current, new, manager, subresource=self.info.subresource)
-            return session.run(self.attributes(UPDATE, new, current), check=self.validate)
-        return admit
-
-    def update(self) -> Response:
-        manager = self.manager("UpdateOptions")
-        obj, warnings = self.decode_object("an update", "UpdateOptions")
-        obj = apply_defaults(obj)
-        with self.handler.admission.session() as session:
-            updated = self.registry.update(self.resource, self.namespace, self.info.name, obj,
-                                           subresource=self.info.subresource, admit=self.admitted(session, manager))
-        return self.respond(200, updated, warnings)
-
-    def patch(self) -> Response:
-        raw, resource = self.request.body, self.resource
-        if len(raw) > MAX_BODY:
-            raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
-        media_type = self.content_type.split(";")[0].strip().lower()
-        if media_type == APPLY_PATCH:
-            return self.apply()
-        if media_type not in PATCH_TYPES:  # before looking the object up, as kube's router does
-            raise UnsupportedMediaType("the body of the request was in an unknown format - accepted media types "
-                                       "include: " + ", ".join(PATCH_TYPES + (APPLY_PATCH,)))
-        manager = self.manager("PatchOptions")
-        mode = parse_mode(self.q.get("fieldValidation"), "PatchOptions")
-        warnings: list[str] = []
-        with self.handler.admission.session() as session:
-            admit = self.admitted(session, manager)
-
-            def patched(current: dict) -> dict:
-                new = apply_patch(current, raw, self.content_type, kind=resource.kind, api_version=resource.api_version)
-                new = apply_defaults(self.checked_patch(new, mode, warnings))
-                return admit(current, self.registry.merge_update(resource, current, new, self.info.subresource))
-
-            obj = self.registry.guaranteed_update(resource, self.namespace, self.info.name, patched)
-        return self.respond(200, obj, warnings)
-
-    def apply(self) -> Response:
-        """Server-side apply: merge the configuration, own what it sets, refuse to take fields from others unforced."""
-        resource, info = self.resource, self.info
-        manager = self.manager("PatchOptions", apply=True)
-        force = self.q.get("force", "") in ("true", "1")
-        body = decode_body(self.request.body, "application/yaml")  # YAML, of which JSON is a part
-        applied, warnings = self.decode_object("an apply patch", "PatchOptions", body)
-        name = (applied.get("metadata") or {}).get("name")
-        if name != info.name:
-            raise BadRequest(f"the name of the object ({name}) does not match the name on the URL ({info.name})")
-        fields = self.handler.fields
-        try:
-            self.registry.get(resource, self.namespace, info.name)
-        except NotFound:
-            if info.subresource:
-                raise
-            obj = apply_defaults(fields.apply(None, applied, manager, force=force))
-            return self.create_object(obj, warnings)
-        with self.handler.admission.session() as session:
-            admit = self.admitted(session, None)
-
-            def patched(current: dict) -> dict:
-                new = apply_defaults(fields.apply(current, applied, manager, force=force, subresource=info.subresource))
-                return admit(current, self.registry.merge_update(resource, current, new, info.subresource))
-
-            obj = self.registry.guaranteed_update(resource, self.namespace, info.name, patched)
-        return self.respond(200, obj, warnings)
-
-    def delete(self) -> Response:
-        options = self.body() or {}
-        if not isinstance(options, dict):
-            raise BadRequest("the body of a delete must be DeleteOptions, a JSON object")
-        preconditions = options.get("preconditions") or {}
-        if not isinstance(preconditions, dict):
-            raise BadRequest("DeleteOptions.preconditions must be an object")
-        resource = self.resource
-        current = self.registry.get(resource, self.namespace, self.info.name)
-        with self.handler.admission.session() as session:
-            session.run(self.attributes(DELETE, None, current))
-            if resource.kind == "Namespace":
-                return json_response(200, delete_namespace(self.registry, self.info.name, self.handler.clock.wall()))
-            deleted = self.registry.delete(
-                resource, self.namespace, self.info.name, uid=str(preconditions.get("uid") or ""),
-                resource_version=str(preconditions.get("resourceVersion") or ""),
-                propagation_policy=str(options.get("propagationPolicy") or self.q.get("propagationPolicy", "")))
-        if deleted["metadata"].get("finalizers") or resource.kind == "Pod":
-            return json_response(200, deleted)  # still there (finalizers), or a kind that answers with the object
-        return json_response(200, success_status(resource.plural, self.info.name, deleted["metadata"].get("uid", ""),
-                                                 group=resource.group))
-
-    def delete_collection(self) -> Response:
-        labels, fields = self.selectors()
-        for obj in self.registry.list(self.resource, self.namespace, label_selector=labels,
-                                      field_selector=fields)["items"]:
-            try:
-                self.registry.delete(self.resource, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            except NotFound:
-                pass  # deleted by someone else meanwhile: the collection is still going away
-        return json_response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
-
-    def scale(self) -> Response:
-        """GET, PUT and PATCH of ``<workload>/scale``: the workload's replicas as a Scale."""
-        resource, info, registry = self.resource, self.info, self.registry
-        if info.verb == "get":
-            return json_response(200, to_scale(registry.get(resource, self.namespace, info.name)))
-        if info.verb not in ("update", "patch"):
-            raise MethodNotAllowed(f"{resource.plural}/scale", info.verb, group=resource.group)
-        raw = self.request.body
-        body = None if info.verb == "patch" else self.body()
-
-        def rescale(current: dict) -> dict:
-            scale = to_scale(current)
-            if info.verb == "patch":
-                wanted = apply_patch(scale, raw, self.content_type, kind="Scale", api_version="autoscaling/v1")
-            else:
-                wanted = body if isinstance(body, dict) else {}
-                version = (wanted.get("metadata") or {}).get("resourceVersion")
-                if version and version != scale["metadata"]["resourceVersion"]:
-                    raise Conflict(resource.plural, info.name, group=resource.group)
-            new = deep_copy(current)
-            new.setdefault("spec", {})["replicas"] = replicas_of(wanted)
-            return registry.merge_update(resource, current, new)
-
-        return json_response(200, to_scale(registry.guaranteed_update(resource, self.namespace, info.name, rescale)))
-
-    def pod_subresource(self) -> Response:
-        info, resource = self.info, self.resource
-        if info.subresource == "binding" and info.verb == "create":
-            binding = self.object_body("a binding")
-            return json_response(201, bind(self.registry, resource, self.namespace, info.name, binding,
-                                           self.handler.clock.wall()))
-        if info.subresource == "log" and info.verb == "get":
-            pod = self.registry.get(resource, self.namespace, info.name)
-            chunks = read_logs(pod, self.q, self.handler.node_logs)
-            return Response(200, content_type="text/plain", stream=iter(chunks))
-        raise MethodNotAllowed(f"{resource.plural}/{info.subresource}", info.verb, group=resource.group)
-
-    def watch(self) -> Response:
-        labels, fields = self.selectors()
-        timeout = self.q.get("timeoutSeconds") or "1800"
-        watch = self.registry.watch(self.resource, self.namespace, resource_version=self.q.get("resourceVersion", ""),
-                                    label_selector=labels, field_selector=fields)
-        bookmarks = self.q.get("allowWatchBookmarks", "") in ("true", "1")
-        return Response(200, stream=self._events(watch, float(timeout) if timeout.isdigit() else 1800.0, bookmarks))
-
-    def _events(self, watch, timeout: float, bookmarks: bool) -> Iterator[bytes]:
-        clock, resource, table = self.handler.clock, self.resource, self.wants_table()
-        deadline = clock.now() + timeout
-        next_bookmark = clock.now() + self.handler.bookmark_interval
-        try:
-            while clock.now() < deadline:
-                try:
-                    event = watch.get(timeout=min(1.0, max(0.01, deadline - clock.now())))
-                except APIError as err:  # 410 Gone: sent as an ERROR event, as kube does
-                    yield _line({"type": "ERROR", "object": err.status()})
-                    return
-                if event is not None:
-                    obj = event.object
-                    if table:
-                        obj = self.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
-                    yield _line({"type": event.type, "object": obj})
-                if bookmarks and clock.now() >= next_bookmark:
-                    next_bookmark = clock.now() + self.handler.bookmark_interval
-                    yield _line({"type": "BOOKMARK", "object": {
-                        "kind": resource.kind, "apiVersion": resource.api_version,
-                        "metadata": {"resourceVersion": str(watch.progress)}}})
-        finally:
-            watch.cancel()
-
-
-def _line(event: dict) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode() + b"\n"

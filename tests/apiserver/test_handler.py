@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from kitlib.apiserver.handler import MAX_BODY, MAX_DEPTH, Request
+from kitlib.apiserver.request import MAX_BODY, MAX_DEPTH, Request
 from kitlib.apiserver.server import APIServer
 from kitlib.store import open_store
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kitlib.apiserver.handler import Request
+from kitlib.apiserver.request import Request
 from kitlib.apiserver.resources import RESOURCES
 from kitlib.apiserver.server import APIServer
 from kitlib.store import open_store
