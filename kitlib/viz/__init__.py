@@ -18,4 +18,4 @@ Simplifications:
 
 from __future__ import annotations
 
-__all__ = ["store"]
+__all__ = ["cluster", "dot", "store"]

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from kitlib.store.errors import Compacted
+from kitlib.viz.dot import DOT_MISSING, dot_available, draw  # noqa: F401 (DOT_MISSING, dot_available: part of this API)
 from kitlib.store.types import Event, EventType, KeyValue, Store
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
@@ -41,10 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover - only for type checkers
 # The columns of a key-space table, in etcd's own field names.
 COLUMNS = ("key", "value", "create_revision", "mod_revision", "version", "lease")
 DEFAULT_VALUE_WIDTH = 48
-DOT_MISSING = (
-    "graphviz's `dot` program is not installed, so this picture is skipped "
-    "(install it with: sudo apt-get install graphviz)"
-)
 
 # Row highlight colours (light backgrounds readable in light and dark themes).
 _CREATED = "#d4f4dd"
@@ -382,20 +378,6 @@ def key_tree(store: Store, prefix: str = "/", revision: int = 0, *, show_revisio
     return graph
 
 
-def dot_available() -> bool:
-    """Whether graphviz's ``dot`` program is on the PATH."""
-    return shutil.which("dot") is not None
-
-
 def draw_key_tree(store: Store, prefix: str = "/", revision: int = 0, **options: Any) -> "graphviz.Digraph | None":
     """:func:`key_tree`, checked to render; without ``dot``, print one line and return ``None``."""
-    if not dot_available():
-        print(DOT_MISSING)
-        return None
-    graph = key_tree(store, prefix, revision, **options)
-    try:
-        graph.pipe(format="svg")
-    except Exception as err:  # graphviz.ExecutableNotFound, a broken dot, ...
-        print(f"graphviz's `dot` could not draw this picture ({type(err).__name__}: {err}); it is skipped")
-        return None
-    return graph
+    return draw(key_tree, store, prefix, revision, **options)

@@ -17,6 +17,7 @@ import pytest
 
 from kitlib.store import Op
 from kitlib.store.embedded import EmbeddedStore
+from kitlib.viz import dot
 from kitlib.viz import store as viz
 
 P = "/registry/pods/default/"
@@ -217,7 +218,7 @@ def test_values_are_one_short_line(value, width, summary, shown):
 
 def test_draw_key_tree_without_dot_prints_one_line(monkeypatch, capsys):
     store = build([("put", "/a/b", "1")])
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dot.shutil, "which", lambda name: None)
     assert viz.draw_key_tree(store, "/") is None
     out = capsys.readouterr().out.strip().splitlines()
     assert out == [viz.DOT_MISSING]
