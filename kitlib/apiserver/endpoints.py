@@ -366,7 +366,8 @@ class ResourceRequest:
         watch = self.registry.watch(self.resource, self.namespace, resource_version=self.q.get("resourceVersion", ""),
                                     label_selector=labels, field_selector=fields)
         bookmarks = self.q.get("allowWatchBookmarks", "") in ("true", "1")
-        return Response(200, stream=self._events(watch, float(timeout) if timeout.isdigit() else 1800.0, bookmarks))
+        return Response(200, stream=self._events(watch, float(timeout) if timeout.isdigit() else 1800.0, bookmarks),
+                        cancel=watch.cancel)
 
     def _events(self, watch, timeout: float, bookmarks: bool) -> Iterator[bytes]:
         clock, resource, table = self.handler.clock, self.resource, self.wants_table()
@@ -379,7 +380,11 @@ class ResourceRequest:
                 except APIError as err:  # 410 Gone: sent as an ERROR event, as kube does
                     yield _line({"type": "ERROR", "object": err.status()})
                     return
-                if event is not None:
+                if event is None:
+                    if watch.cancelled:  # cancelled from outside, or the store closed
+                        return
+                    yield b""  # nothing happened: lets the transport check that its client is still there
+                else:
                     obj = event.object
                     if table:
                         obj = self.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})

@@ -389,5 +389,9 @@ class RegistryWatch(WatchIteration):
             if was:
                 return WatchEvent("DELETED", new)
 
+    @property
+    def cancelled(self) -> bool:
+        return bool(getattr(self._stream, "cancelled", False))
+
     def cancel(self) -> None:
         self._stream.cancel()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -58,6 +58,8 @@ class Response:
     content_type: str = JSON
     headers: list[tuple[str, str]] = field(default_factory=list)
     stream: Iterator[bytes] | None = None
+    # Ends the stream from any thread (a transport whose client went away); the stream then finishes.
+    cancel: Callable[[], None] | None = None
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None

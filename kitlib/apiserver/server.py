@@ -26,6 +26,7 @@ import base64
 import json
 import logging
 import random
+import select
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -189,6 +190,9 @@ class _HTTPHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 in, :class:`~kitlib.apiserver.handler.Handler` behind: parse, hand over, write back."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, and chunked watch streams
+    # Headers and body go out in separate writes; with Nagle's algorithm the second waits for the
+    # client's delayed ACK (about 40 ms on Linux) on every response.
+    disable_nagle_algorithm = True
     api: APIServer
 
     def log_message(self, fmt: str, *args: Any) -> None:  # the engine logs, it does not print
@@ -226,6 +230,10 @@ class _HTTPHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
             try:
                 for line in response.stream:
+                    if not line:  # an idle moment: stop if the client has hung up
+                        if self._client_gone():
+                            break
+                        continue
                     self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
@@ -235,6 +243,14 @@ class _HTTPHandler(BaseHTTPRequestHandler):
                     close()  # cancels a watch even when the client went away
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True  # the client went away: nothing to answer
+
+    def _client_gone(self) -> bool:
+        """During a stream the client sends nothing: a readable socket means it closed (or broke) the connection."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and not self.connection.recv(1)
+        except (OSError, ValueError):
+            return True
 
     def _answer(self, method: str) -> Response:
         try:

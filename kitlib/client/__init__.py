@@ -16,9 +16,18 @@ components do through client-go:
 - :mod:`kitlib.client.informer`: the SharedInformer that runs a reflector
   into an indexer, and the event handlers that tell a controller what
   changed;
-- ``kitlib.client.rest`` (to come): the HTTP transport and typed helpers
-  that implement :class:`~kitlib.client.reflector.ListWatch` against a real
-  API server.
+- :mod:`kitlib.client.kubeconfig`: where the API server is, how to trust
+  it and who we are, read from a kubeconfig file;
+- :mod:`kitlib.client.transport`: how a request reaches the API server:
+  over HTTPS (TLS verified against the cluster CA), or in-process straight
+  into its handler, still authenticated and authorised;
+- :mod:`kitlib.client.rest`: the :class:`~kitlib.client.rest.Client`:
+  get, list, create, update, patch, delete, watch and scale on plain dicts,
+  failures raised as :mod:`kitlib.api.errors`, and the
+  :class:`~kitlib.client.reflector.ListWatch` an informer runs on.
+
+    client = Client.from_kubeconfig(path)                  # or Client(InProcessTransport(handler, user))
+    informer = SharedInformer(client.pods(ALL_NAMESPACES).list_watch(), name="pods")
 
 Simplifications: see each module.
 """
@@ -40,6 +49,7 @@ from kitlib.client.informer import (
     SharedInformer,
     wait_for_cache_sync,
 )
+from kitlib.client.kubeconfig import KubeConfig, load_kubeconfig
 from kitlib.client.ratelimiter import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
@@ -48,6 +58,8 @@ from kitlib.client.ratelimiter import (
     default_controller_rate_limiter,
 )
 from kitlib.client.reflector import Backoff, ListWatch, Reflector, WatchStream
+from kitlib.client.rest import ALL_NAMESPACES, Client, ResourceClient, ResourceListWatch, Watch
+from kitlib.client.transport import HTTPSTransport, InProcessTransport, RawResponse, ServerUnreachable, Transport
 from kitlib.client.workqueue import (
     DelayingQueue,
     Empty,
@@ -67,6 +79,10 @@ __all__ = [
     "ResourceEventHandler", "ResourceEventHandlerFuncs", "SharedInformer", "wait_for_cache_sync",
     # workqueue
     "DelayingQueue", "Empty", "QueueMetrics", "RateLimitingQueue", "WorkQueue", "WorkQueueError",
+    # rest and transport
+    "ALL_NAMESPACES", "Client", "ResourceClient", "ResourceListWatch", "Watch",
+    "HTTPSTransport", "InProcessTransport", "KubeConfig", "RawResponse", "ServerUnreachable", "Transport",
+    "load_kubeconfig",
     # ratelimiter
     "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter", "RateLimiter",
     "default_controller_rate_limiter",
