@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from kitlib.api.errors import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from kitlib.apiserver import protobuf
 
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver refuses request bodies past 3 MiB
 MAX_DEPTH = 100
@@ -85,13 +86,11 @@ def decode_body(raw: bytes, content_type: str) -> Any:
     if not raw:
         return None
     media_type = content_type.split(";")[0].strip().lower()
+    if media_type == protobuf.PROTOBUF:  # kubectl's generators: `kubectl create namespace NAME`
+        return protobuf.decode(raw)
     if media_type not in BODY_TYPES:
         message = ("the body of the request was in an unknown format - accepted media types include: "
                    + ", ".join(t for t in BODY_TYPES if t))
-        if "protobuf" in media_type:
-            # kubectl's generators (`kubectl create configmap NAME ...`) send protobuf, which the kit cannot read.
-            message += ("; the kit's API server does not read protobuf: write the object as YAML "
-                        "(add `--dry-run=client -o yaml` to the command) and create it with `kubectl create -f`")
         raise UnsupportedMediaType(message)
     try:
         if "yaml" in media_type:

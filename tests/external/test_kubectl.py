@@ -106,12 +106,22 @@ def test_kubectl_reports_server_errors_as_kubernetes_does(cluster):
     assert result.returncode == 1 and "is invalid" in result.stderr
 
 
-def test_kubectl_generators_get_a_message_that_says_what_to_do(cluster):
-    # kubectl sends protobuf for `create <kind> NAME`; the kit reads JSON and YAML only.
-    result = kubectl(cluster, "create", "configmap", "generated", "--from-literal=a=b", check=False)
-    assert result.returncode == 1 and "--dry-run=client -o yaml" in result.stderr
-    generated = kubectl(cluster, "create", "configmap", "generated", "--from-literal=a=b", "--dry-run=client", "-o", "yaml")
-    assert "configmap/generated created" in kubectl(cluster, "create", "-f", "-", stdin=generated.stdout).stdout
+@pytest.mark.parametrize(
+    "args, created",
+    [
+        (["namespace", "team-a"], "namespace/team-a created"),
+        (["configmap", "generated", "--from-literal=a=b"], "configmap/generated created"),
+        (["deployment", "gen", "--image=nginx:1.7.9", "--replicas=2"], "deployment.apps/gen created"),
+    ],
+    ids=["namespace", "configmap", "deployment"],
+)
+def test_kubectl_generators_send_protobuf_which_the_server_reads(cluster, args, created):
+    assert created in kubectl(cluster, "create", *args).stdout
+
+
+def test_kubectl_generators_of_kinds_without_a_protobuf_table_say_what_to_do(cluster):
+    result = kubectl(cluster, "create", "priorityclass", "high", "--value=1000", check=False)
+    assert result.returncode == 1 and "--dry-run=client -o yaml" in result.stderr, result.stderr
 
 
 def test_kubectl_get_watch_prints_changes_as_they_happen(cluster):
