@@ -332,6 +332,7 @@ class ResourceRequest:
             raise MethodNotAllowed(f"{resource.plural}/scale", info.verb, group=resource.group)
         raw = self.request.body
         body = None if info.verb == "patch" else self.body()
+        manager = self.manager("PatchOptions" if info.verb == "patch" else "UpdateOptions")
 
         def rescale(current: dict) -> dict:
             scale = to_scale(current)
@@ -344,6 +345,8 @@ class ResourceRequest:
                     raise Conflict(resource.plural, info.name, group=resource.group)
             new = deep_copy(current)
             new.setdefault("spec", {})["replicas"] = replicas_of(wanted)
+            # The scaler owns spec.replicas from now on, recorded "with subresource scale".
+            new = self.handler.fields.update(current, new, manager, subresource="scale")
             return registry.merge_update(resource, current, new)
 
         return json_response(200, to_scale(registry.guaranteed_update(resource, self.namespace, info.name, rescale)))
