@@ -51,9 +51,15 @@ from kitlib.api.errors import (
 from kitlib.api.fields import parse_field_selector
 from kitlib.api.meta import deep_copy
 from kitlib.api.selectors import parse_label_selector
+from kitlib.api.validate import validate_or_raise
 from kitlib.apiserver.admission import CREATE, DELETE, UPDATE, Attributes, ensure_default_service_account
 from kitlib.apiserver.authn import UserInfo
-from kitlib.apiserver.defaults import apply_defaults
+from kitlib.apiserver.defaults import (
+    apply_defaults,
+    generate_job_selector,
+    prepare_namespace_for_create,
+    service_ip_family_defaults,
+)
 from kitlib.apiserver.fieldmanager import manager_from_user_agent, validate_manager
 from kitlib.apiserver.namespaces import delete_namespace
 from kitlib.apiserver.patch import PATCH_TYPES, apply_patch
@@ -67,6 +73,14 @@ from kitlib.apiserver.table import to_table
 
 if TYPE_CHECKING:
     from kitlib.apiserver.handler import Handler
+
+# Each kind's create strategy beyond defaulting (kube's PrepareForCreate and friends), which needs the
+# uid and name the registry has just set.
+PREPARE_FOR_CREATE: dict[str, Callable[[dict], dict]] = {
+    "Job": generate_job_selector,
+    "Namespace": prepare_namespace_for_create,
+    "Service": service_ip_family_defaults,
+}
 
 
 class ResourceRequest:
@@ -158,11 +172,15 @@ class ResourceRequest:
         return bool(values)
 
     def validate(self, attrs: Attributes) -> None:
-        """Object validation, between mutating and validating admission (kube's strategy Validate)."""
-        validate = self.handler.validate
-        if validate is not None and attrs.object is not None:
-            validate(attrs.object, namespaced=self.resource.namespaced, old=attrs.old_object, group=self.resource.group,
-                     subresource=attrs.subresource)
+        """Object validation, between mutating and validating admission (kube's strategy Validate): 422 if broken."""
+        obj, old = attrs.object, attrs.old_object
+        if obj is None:
+            return
+        if old is not None and not obj["metadata"].get("resourceVersion"):
+            # An unconditional update: the stored version stands in, as in kube's update handler.
+            obj["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion", "")
+        validate_or_raise(obj, namespaced=self.resource.namespaced, old=old, group=self.resource.group,
+                          subresource=attrs.subresource if attrs.subresource in ("status", "finalize") else "")
 
     def respond(self, code: int, obj: dict, warnings: list[str]) -> Response:
         return json_response(code, obj, headers=[("Warning", warning_header(w)) for w in warnings])
@@ -211,13 +229,18 @@ class ResourceRequest:
 
     def create_object(self, obj: dict, warnings: list[str]) -> Response:
         """Admit, validate and store a new object (a create, or an apply to a name not yet taken)."""
+        dry_run = self.dry_run()
         with self.handler.admission.session() as session:
-            attrs = self.attributes(CREATE, obj)
-            obj = session.run(attrs, check=self.validate)
-            if attrs.dry_run:  # checked and admitted, not written (kubectl --dry-run=server)
-                return self.respond(201, {**obj, "apiVersion": self.resource.api_version, "kind": self.resource.kind},
-                                    warnings)
-            created = self.registry.create(self.resource, obj, self.namespace)
+            def admit(candidate: dict) -> dict:
+                prepare = PREPARE_FOR_CREATE.get(self.resource.kind)
+                if prepare is not None:  # the kind's strategy, once the uid and name are known
+                    candidate = prepare(candidate)
+                return session.run(self.attributes(CREATE, candidate), check=self.validate)
+
+            # dry run: checked and admitted, not written (kubectl --dry-run=server)
+            created = self.registry.create(self.resource, obj, self.namespace, admit=admit, dry_run=dry_run)
+            if dry_run:
+                return self.respond(201, created, warnings)
         if self.resource.kind == "Namespace":
             ensure_default_service_account(self.registry, created["metadata"]["name"])
         return self.respond(201, created, warnings)

@@ -28,7 +28,6 @@ Simplifications:
 from __future__ import annotations
 
 import logging
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from kitlib.api.errors import APIError, NotFound, path_not_found
@@ -54,12 +53,11 @@ class Handler:
     """The REST API over a registry: ``handle(request) -> response``, safe to call from many threads."""
 
     def __init__(self, registry: Registry, authenticator: Authenticator, authorizer: RBACAuthorizer, clock: Clock,
-                 *, admission: Chain | None = None, validate: Callable[..., None] | None = None,
-                 node_logs: NodeLogs | None = None, bookmark_interval: float = 60.0) -> None:
+                 *, admission: Chain | None = None, node_logs: NodeLogs | None = None,
+                 bookmark_interval: float = 60.0) -> None:
         self.registry = registry
         self.admission = admission or Chain([])
         self.fields = FieldManager(clock)
-        self.validate = validate  # validate(obj, namespaced=, old=, group=, subresource=) raises Invalid
         self.authenticator = authenticator
         self.authorizer = authorizer
         self.clock = clock

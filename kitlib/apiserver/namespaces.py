@@ -34,6 +34,9 @@ def delete_namespace(registry: Registry, name: str, now_wall: float) -> dict:
     """Mark ``name`` Terminating, delete its contents, then the Namespace; its last state (as kube answers)."""
 
     def terminate(current: dict) -> dict:
+        finalizers = current.setdefault("spec", {}).setdefault("finalizers", [])
+        if FINALIZER not in finalizers:
+            finalizers.append(FINALIZER)  # holds the Namespace while it is emptied, even if made without one
         current["metadata"].setdefault("deletionTimestamp", meta.rfc3339(now_wall))
         current.setdefault("status", {})["phase"] = "Terminating"
         return current
@@ -52,8 +55,13 @@ def delete_namespace(registry: Registry, name: str, now_wall: float) -> dict:
     if remaining:
         log.info("namespace %s stays Terminating: %d objects still have finalizers", name, remaining)
         return marked
+
+    def finalize(current: dict) -> dict:  # what namespaces/<name>/finalize does: the last finalizer goes
+        current.setdefault("spec", {})["finalizers"] = [f for f in current["spec"].get("finalizers", []) if f != FINALIZER]
+        return current
+
     try:
-        registry.delete(NAMESPACES, None, name)
+        registry.guaranteed_update(NAMESPACES, None, name, finalize)
     except NotFound:
-        pass
+        pass  # finalized by someone else meanwhile
     return marked

@@ -172,7 +172,16 @@ class Registry:
 
     # -- create ---------------------------------------------------------------
 
-    def create(self, resource: Resource, obj: Obj, namespace: str | None = None) -> Obj:
+    def create(self, resource: Resource, obj: Obj, namespace: str | None = None, *,
+               admit: Callable[[Obj], Obj] | None = None, dry_run: bool = False) -> Obj:
+        """Store a new object; ``AlreadyExists`` if the name is taken.
+
+        ``admit(obj)`` (the API server's admission and validation) sees the
+        object with the server's fields set (uid, creation time, a name made
+        from ``generateName``) and may change or refuse it, as kube's
+        ``BeforeCreate`` and create validation do. ``dry_run``: everything
+        but the write.
+        """
         obj = meta.deep_copy(obj)
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
         md = obj.setdefault("metadata", {})
@@ -188,13 +197,17 @@ class Registry:
         for _ in range(_GENERATE_ATTEMPTS if generate else 1):
             if generate:
                 md["name"] = meta.generate_name(md["generateName"], self.rng)
-            if not md.get("name"):
+            candidate = admit(meta.deep_copy(obj)) if admit else obj
+            name = candidate["metadata"].get("name")
+            if not name:
                 raise BadRequest("name or generateName is required")
-            key = resource.storage_key(md.get("namespace"), md["name"])
-            result = self.store.txn([Compare.create_revision(key, "=", 0)], [Op.put(key, _encode(obj))])
+            if dry_run:
+                return candidate
+            key = resource.storage_key(candidate["metadata"].get("namespace"), name)
+            result = self.store.txn([Compare.create_revision(key, "=", 0)], [Op.put(key, _encode(candidate))])
             if result.succeeded:
-                md["resourceVersion"] = str(result.revision)
-                return obj
+                candidate["metadata"]["resourceVersion"] = str(result.revision)
+                return candidate
         raise AlreadyExists(resource.plural, md["name"], group=resource.group)
 
     def _check_namespace(self, resource: Resource, md: Obj, namespace: str | None) -> None:
@@ -280,9 +293,12 @@ class Registry:
 
     @staticmethod
     def _finalized(obj: Obj) -> bool:
-        # An object being deleted goes away when its last finalizer is removed.
+        # An object being deleted goes away when its last finalizer is removed; a Namespace also
+        # waits for spec.finalizers ("kubernetes"), which the namespace's emptying removes.
         md = obj.get("metadata", {})
-        return bool(md.get("deletionTimestamp")) and not md.get("finalizers")
+        if not md.get("deletionTimestamp") or md.get("finalizers"):
+            return False
+        return not (obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"))
 
     # -- delete ---------------------------------------------------------------
 
