@@ -11,6 +11,9 @@ shares it:
   ``api.label_selector_matches`` slot);
 - :mod:`kitlib.api.field` and :mod:`kitlib.api.validation`: field errors and
   the metadata rules, with Kubernetes' exact messages;
+- :mod:`kitlib.api.validate`: every served kind's own rules (the
+  ``validation_*`` modules, one per API area, and :mod:`kitlib.api.quantity`
+  for resource amounts), behind one entry point the API server calls;
 - :mod:`kitlib.api.errors`: ``NotFound``, ``Conflict``, ``Invalid``... each
   rendering the ``Status`` body kube-apiserver sends, and ``from_status``
   reading one back.
