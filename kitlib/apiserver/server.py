@@ -51,6 +51,7 @@ from kitlib.store import Store
 log = logging.getLogger(__name__)
 
 ADMIN_USER, ADMIN_GROUPS = "kit-admin", ("system:masters",)
+HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to finish TLS before its connection is dropped
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -142,12 +143,14 @@ class APIServer:
             api = server
 
         try:
-            httpd = ThreadingHTTPServer((self.host, self.port), HTTPHandler)
+            httpd = _HTTPServer((self.host, self.port), HTTPHandler)
         except OSError as err:
             raise APIError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): is another API server running? "
                            "stop it or choose another port") from None
         httpd.daemon_threads = True
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        # The TLS handshake happens in each connection's own thread (_HTTPHandler.setup), not in the
+        # accept loop, where one silent client would keep every other one from connecting.
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.port = httpd.server_address[1]
         try:
             self.bootstrap()  # after the bind: the kubernetes Service names the port
@@ -186,6 +189,13 @@ class APIServer:
         return path
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 drops connections when many clients start at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s failed", client_address, exc_info=True)  # never a traceback on stderr
+
+
 class _HTTPHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 in, :class:`~kitlib.apiserver.handler.Handler` behind: parse, hand over, write back."""
 
@@ -197,6 +207,21 @@ class _HTTPHandler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt: str, *args: Any) -> None:  # the engine logs, it does not print
         log.debug("%s %s", self.address_string(), fmt % args)
+
+    def setup(self) -> None:
+        super().setup()
+        self.handshake_failed = False
+        try:
+            self.connection.settimeout(HANDSHAKE_TIMEOUT)
+            self.connection.do_handshake()
+            self.connection.settimeout(None)
+        except (ssl.SSLError, OSError) as err:
+            log.debug("TLS handshake with %s failed: %s", self.client_address, err)
+            self.handshake_failed = True
+
+    def handle(self) -> None:
+        if not self.handshake_failed:
+            super().handle()
 
     def do_GET(self) -> None:
         self._serve("GET")

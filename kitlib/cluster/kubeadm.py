@@ -44,13 +44,22 @@ def default_data_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        os.waitpid(pid, os.WNOHANG)  # our own child (kit init from this process): reap it if it exited
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False  # gone meanwhile
+    return state != "Z"
 
 
 def read_state(data_dir: Path) -> dict[str, Any] | None:

@@ -119,3 +119,13 @@ def test_the_real_kubectl(server, tmp_path):
     scaled = json.loads(kubectl("get", "deployment", "nginx-deployment", "-o", "json"))
     assert scaled["spec"]["replicas"] == 3 and scaled["metadata"]["generation"] == 2
     assert "deleted" in kubectl("delete", "-f", str(manifest))
+
+
+def test_a_silent_client_does_not_block_others(server):
+    import socket
+
+    # A connection that never starts TLS: its handshake waits in its own thread, not in the accept loop.
+    with socket.create_connection(("127.0.0.1", server.port)) as silent:
+        assert request(server, "GET", "/api/v1/namespaces/default/configmaps")[0] == 200
+        silent.sendall(b"this is not TLS\r\n\r\n")
+        assert request(server, "GET", "/version")[0] == 200
