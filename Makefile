@@ -34,6 +34,7 @@ grade: setup
 
 bench: setup
 	$(PY) bench/store.py
+	$(PY) bench/apiserver.py
 
 clean:
 	rm -rf _build .venv .web .pytest_cache .import_linter_cache *.egg-info

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,24 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from measure import etcd_version, percentile  # noqa: E402  (bench/measure.py)
+
 from kitlib.errors import KitError  # noqa: E402
 from kitlib.store.embedded import EmbeddedStore  # noqa: E402
 from kitlib.store.etcd import EtcdStore  # noqa: E402
 from kitlib.store.local_etcd import LocalEtcd  # noqa: E402
 from kitlib.store.types import Op  # noqa: E402
-
-
-def etcd_version() -> str:
-    out = subprocess.run(["etcd", "--version"], capture_output=True, text=True).stdout
-    return out.split()[2] if out.startswith("etcd Version:") else "?"
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def throughput(store, writers: int, duration: float, tag: str) -> tuple[float, list[float]]:
