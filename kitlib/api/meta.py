@@ -216,12 +216,22 @@ def is_controlled_by(obj: Obj, owner: Obj) -> bool:
     return ref is not None and bool(uid(owner)) and ref.get("uid") == uid(owner)
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None)})  # immutable: shared, never copied
+
+
 def deep_copy(obj: Any) -> Any:
     """A copy sharing nothing mutable with ``obj``: copy before you modify a cached object."""
+    # Every write copies whole objects several times, so leaves are tested inline by exact type
+    # rather than by a recursive call each (about twice as fast as the plain recursion).
+    cls = type(obj)
+    if cls is dict:
+        return {k: v if type(v) in _ATOMS else deep_copy(v) for k, v in obj.items()}
+    if cls is list:
+        return [v if type(v) in _ATOMS else deep_copy(v) for v in obj]
+    if cls in _ATOMS:
+        return obj
     if isinstance(obj, dict):
         return {k: deep_copy(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [deep_copy(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
     return copy.deepcopy(obj)

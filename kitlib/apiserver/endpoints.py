@@ -137,7 +137,10 @@ class ResourceRequest:
                 raise BadRequest(f"the {noun} in the data ({value}) does not match the expected {noun} ({expected})")
         media_type = self.content_type.split(";")[0].strip()
         raw = self.request.body if media_type in (JSON, "") else None
-        return validate_fields(body, resource.api_version, resource.kind, mode, raw=raw)
+        obj, warnings = validate_fields(body, resource.api_version, resource.kind, mode, raw=raw)
+        # Kube fills both from the URL when the body leaves them out: later steps (field ownership) need them.
+        return {"apiVersion": resource.api_version, "kind": resource.kind,
+                **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}}, warnings
 
     def checked_patch(self, patched: dict, mode: str, warnings: list[str]) -> dict:
         """A patch's result, decoded as a body would be: unknown fields dropped, a 422 in Strict mode."""

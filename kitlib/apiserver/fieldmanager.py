@@ -44,7 +44,6 @@ Simplifications:
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from typing import Any, Mapping
 
 from kitlib.api.errors import APIError, BadRequest, Invalid, from_status
 from kitlib.api.field import go_quote, invalid, required, too_long
-from kitlib.api.meta import MetaError, parse_rfc3339, rfc3339
+from kitlib.api.meta import MetaError, deep_copy, parse_rfc3339, rfc3339
 from kitlib.apiserver import resources, strategic
 from kitlib.apiserver.fieldpath import (FieldPathError, Path, compare, ensure_named_fields, from_fields, iterate,
                                         merge, object_fields, path_string, prune, same, to_fields)
@@ -200,9 +199,11 @@ def _store(obj: dict, managed: Managed) -> None:
 
 
 def _without_managed(obj: dict | None) -> dict:
-    obj = copy.deepcopy(obj) if isinstance(obj, dict) else {}
-    if isinstance(obj.get("metadata"), dict):
-        obj["metadata"].pop("managedFields", None)
+    """``obj`` without managedFields, for reading only: a shallow copy, as this runs on every write."""
+    if not isinstance(obj, dict):
+        return {}
+    if isinstance(obj.get("metadata"), dict) and "managedFields" in obj["metadata"]:
+        return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}}
     return obj
 
 
@@ -236,13 +237,13 @@ class Shape:
     def reset(self, obj: dict, live: dict) -> dict:
         """``obj`` with the reset fields put back to ``live``'s (what the registry's strategy does)."""
         if self.subresource == "status":
-            obj, source = copy.deepcopy(live), obj  # all but the status comes from live
+            obj, source = deep_copy(live), obj  # all but the status comes from live
         elif not self.subresource and self.has_status:
-            source = live  # already the field manager's private copy
+            source = live
         else:
             return obj
         obj.pop("status", None)
-        obj.update({"status": source["status"]} if "status" in source else {})
+        obj.update({"status": deep_copy(source["status"])} if "status" in source else {})
         return obj
 
 
@@ -288,7 +289,7 @@ class FieldManager:
         itself (``[]`` or ``[{}]`` clears them); through a subresource, or
         when absent or unreadable, the live ones are kept.
         """
-        result = copy.deepcopy(new)
+        result = deep_copy(new)
         managed = self._managed_for_update(live, new, subresource)
         if isinstance(result.get("metadata"), dict):
             result["metadata"].pop("managedFields", None)
@@ -369,7 +370,7 @@ class FieldManager:
         key = (manager, APPLY, "", subresource)
         last = managed[key] if key in managed else None
         managed[key] = Entry(manager, APPLY, api_version, subresource, frozenset(config), last and last.time)
-        merged = merge(copy.deepcopy(before), applied, at.schema)
+        merged = merge(deep_copy(before), applied, at.schema)
         if last and last.fields:
             owned = ensure_named_fields(set().union(*(e.fields for e in managed.values())))
             prune(merged, at.schema, ensure_named_fields(last.fields), owned)

@@ -82,7 +82,7 @@ def same(a: Any, b: Any) -> bool:
 
 def child_meta(meta: Any, name: str) -> Any:
     """The schema of field ``name`` of a struct described by ``meta`` (``None`` when the table says nothing)."""
-    return meta.get(name) if isinstance(meta, Mapping) else None
+    return meta.get(name) if isinstance(meta, dict) else None
 
 
 def kind_of(meta: Any, name: str, value: Any) -> str:
@@ -202,11 +202,11 @@ def compare(before: dict, after: dict, schema: Mapping, zero: Mapping) -> Compar
             out.removed.add(path)
 
     def fields(a: dict, b: dict, meta: Any, zero: Any, path: Path) -> None:
-        zero = zero if isinstance(zero, Mapping) else {}
+        zero = zero if isinstance(zero, dict) else {}
         for name in list(a) + [k for k in b if k not in a]:
             left, right = a.get(name, ABSENT), b.get(name, ABSENT)
             if name in zero:  # a field Go always has: absent is empty, neither added nor removed
-                blank = {} if isinstance(zero[name], Mapping) else None
+                blank = {} if isinstance(zero[name], dict) else None
                 left, right = (blank if v is ABSENT else v for v in (left, right))
             node(left, right, child_meta(meta, name), name, zero.get(name), path + ("f:" + name,))
 
