@@ -21,7 +21,9 @@ Segments are filled with zeros ahead of the writes (etcd preallocates its
 segments for the same reason): an fsync after writing into space the file
 already has only flushes data, while one that grows the file must also
 commit the new size to the file system's journal, which measured a fifth
-slower here. A zero length marks where the records end.
+slower here. The next zeros are written by a background thread once half of
+them are used, so no writer waits for them. A zero length marks where the
+records end.
 
 Recovery loads the newest snapshot, then replays the log. A crash during a
 write can leave a *torn* last record (short, or failing its checksum); it was
@@ -327,6 +329,8 @@ class WAL:
         self._offset = offset
         self._allocated = os.fstat(self._fd).st_size if path is not None else 0
         self._mu = threading.Lock()
+        self._extend_mu = threading.Lock()  # held while zeros are written past _allocated
+        self._extending = False
         self._pending: list[bytes] = []
         self._waiters: list[_Waiter] = []  # in sequence order
         self._appended = 0  # sequence number of the last record appended
@@ -406,17 +410,39 @@ class WAL:
             return
         data = b"".join(batch)
         if self._offset + len(data) > self._allocated:
-            # Zero-fill ahead, in steps that double from 64 KiB to 4 MiB, so a
-            # small store stays small and a busy one extends rarely.
-            step = min(max(_FIRST_STEP, self._allocated), _MAX_STEP)
-            size = max(self._allocated + step, self._offset + len(data))
-            os.pwrite(self._fd, bytes(size - self._allocated), self._allocated)
-            self._allocated = size
+            with self._extend_mu:  # a background extension may be on its way: wait for it, then look again
+                if self._offset + len(data) > self._allocated:
+                    self._extend(self._offset + len(data))
         os.pwrite(self._fd, data, self._offset)
         self._offset += len(data)
         if self._fsync:
             os.fdatasync(self._fd)
             self.fsyncs += 1
+        if self._offset > self._allocated // 2 and not self._extending and self._fsync:
+            # Half the zeros are used: write the next ones from another thread, so no writer's
+            # fsync has to carry megabytes of zeros and a new file size (a stall of tens of ms).
+            self._extending = True
+            threading.Thread(target=self._extend_ahead, name="kit-wal-extend", daemon=True).start()
+
+    def _extend(self, at_least: int = 0) -> None:
+        """Zero-fill ahead, in steps that double from 64 KiB to 4 MiB: a small store stays small, a busy one
+        extends rarely. Called with ``_extend_mu`` held; ``_allocated`` grows only once the zeros are written."""
+        step = min(max(_FIRST_STEP, self._allocated), _MAX_STEP)
+        size = max(self._allocated + step, at_least)
+        os.pwrite(self._fd, bytes(size - self._allocated), self._allocated)
+        if self._fsync:
+            os.fdatasync(self._fd)
+        self._allocated = size
+
+    def _extend_ahead(self) -> None:
+        try:
+            with self._extend_mu:
+                if self._fd >= 0:
+                    self._extend()
+        except OSError as err:  # the writer extends inline next time, and reports a real failure itself
+            log.warning("could not extend the write-ahead log ahead of time: %s", err)
+        finally:
+            self._extending = False
 
     def flush(self) -> None:
         """Make everything appended so far durable."""
@@ -428,6 +454,7 @@ class WAL:
         try:
             self.flush()
         finally:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            with self._extend_mu:  # a background extension finishes first: it writes to this descriptor
+                if self._fd >= 0:
+                    os.close(self._fd)
+                    self._fd = -1
