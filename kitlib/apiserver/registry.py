@@ -78,6 +78,15 @@ def _encode(obj: Obj) -> bytes:
     return json.dumps(stored, separators=(",", ":"), sort_keys=False).encode()
 
 
+def _same(a: Obj, b: Obj) -> bool:
+    """Equal as stored: everything but metadata.resourceVersion (key order does not matter)."""
+    def stored_meta(obj: Obj) -> Obj:
+        return {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
+
+    return (stored_meta(a) == stored_meta(b)
+            and {k: v for k, v in a.items() if k != "metadata"} == {k: v for k, v in b.items() if k != "metadata"})
+
+
 def _decode(kv: KeyValue, revision: int | None = None) -> Obj:
     obj = json.loads(kv.value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision if revision is not None else kv.mod_revision)
@@ -285,6 +294,10 @@ class Registry:
             if self._finalized(new):
                 ops = [Op.delete(key)]
             else:
+                if _same(new, current):
+                    # Nothing changed: no write, the same resourceVersion, no watch event (as kube's
+                    # GuaranteedUpdate, which compares the bytes before it writes).
+                    return current
                 ops = [Op.put(key, _encode(new))]
             result = self.store.txn([Compare.mod_revision(key, "=", kv.mod_revision)], ops)
             if result.succeeded:

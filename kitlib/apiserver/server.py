@@ -52,6 +52,7 @@ from kitlib.apiserver.pki import PKI
 from kitlib.apiserver.rbac import RBACAuthorizer
 from kitlib.apiserver.registry import Registry
 from kitlib.apiserver.resources import Resource, for_kind, lookup
+from kitlib.apiserver.schema import check_fields
 from kitlib.apiserver.service_allocation import ServiceAllocation
 from kitlib.clock import Clock, RealClock
 from kitlib.store import Store
@@ -103,7 +104,7 @@ class APIServer:
         rng: random.Random | None = None,
         service_cidr: str = "10.96.0.0/12",  # kubeadm's default --service-cluster-ip-range
         node_port_range: str = "30000-32767",
-        workers: int = 8,
+        workers: int = 4,  # enough to keep the store's group commit busy; more only lengthened the tail
     ) -> None:
         self.clock = clock or RealClock()
         self.registry = Registry(store, clock=self.clock, rng=rng or random.Random())
@@ -147,6 +148,7 @@ class APIServer:
 
     def start(self) -> "APIServer":
         self.pki.ensure()
+        check_fields({}, "v1", "ConfigMap")  # loads the schemas now, not during the first client's request
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.pki.ca.cert))
         context.load_cert_chain(self.pki.server.cert, self.pki.server.key)
         context.verify_mode = ssl.CERT_OPTIONAL  # a certificate is one way in; a token is the other

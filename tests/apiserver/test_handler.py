@@ -179,3 +179,24 @@ def test_watch_without_bookmarks_sends_none(api):
     threading.Timer(0.1, lambda: call(api, "POST", PODS, pod("late"))).start()
     types = [json.loads(line)["type"] for line in response.stream if line]
     assert types == ["ADDED"]
+
+
+@pytest.mark.parametrize(
+    "method, target, body, content_type",
+    [
+        ("PUT", "/api/v1/namespaces/default/configmaps/same", None, "application/json"),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/same", {"data": {"k": "v"}}, "application/merge-patch+json"),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/same?fieldManager=me",
+         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "same"}, "data": {"k": "v"}},
+         "application/apply-patch+yaml"),
+    ],
+    ids=["update", "merge-patch", "apply"],
+)
+def test_a_write_that_changes_nothing_keeps_the_resource_version(api, method, target, body, content_type):
+    applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "same"}, "data": {"k": "v"}}
+    call(api, "PATCH", "/api/v1/namespaces/default/configmaps/same?fieldManager=me", applied,
+         content_type="application/apply-patch+yaml")
+    before = call(api, "GET", "/api/v1/namespaces/default/configmaps/same")[1]
+    status, after = call(api, method, target, body if body is not None else before, content_type=content_type)
+    assert status == 200
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
