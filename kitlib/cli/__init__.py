@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--data-dir", help="the cluster's data directory (default $KIT_HOME or ~/.kit)")
     down.set_defaults(func=cmd_down)
 
+    from kitlib.cli.kubectl import add_commands
+    add_commands(commands)
+
     doctor = commands.add_parser("doctor", help="what this machine can run, and what to install")
     doctor.set_defaults(func=cmd_doctor)
 

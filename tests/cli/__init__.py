@@ -1,0 +1,1 @@
+"""Tests of the ``kit`` command's kubectl-like commands."""
