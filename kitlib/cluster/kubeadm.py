@@ -16,6 +16,9 @@ node (``kit down --purge`` removes the data instead, like ``kubeadm reset``).
 Simplifications:
 - One process holds the whole control plane (kubeadm runs each component
   as a static Pod); it logs to a file instead of the journal.
+- The background process freezes what survives a full garbage collection
+  (``gc.freeze``): a reference cycle that becomes garbage after surviving
+  one is never freed. Objects without cycles are freed as always.
 """
 
 from __future__ import annotations

@@ -75,6 +75,7 @@ SCRIPT = [
     (["scale", "deployment", "nginx-deployment", "--replicas=3"], "deployment.apps/nginx-deployment scaled"),
     (["get", "deployment", "nginx-deployment", "-o", "jsonpath={.spec.replicas}"], "3"),
     (["describe", "deployment", "nginx-deployment"], "Replicas:"),
+    (["explain", "deployment.spec.replicas"], "FIELD: replicas <integer>"),
     (["delete", "-f", str(NGINX)], 'deployment.apps "nginx-deployment" deleted'),
     (["delete", "configmap", "settings"], 'configmap "settings" deleted'),
 ]
