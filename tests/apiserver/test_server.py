@@ -1,20 +1,19 @@
-"""The API server over real HTTPS: authentication, authorisation, and the real kubectl."""
+"""The API server over real HTTPS: authentication, authorisation, subresources, connections.
+
+The real kubectl and the official Python client are driven in tests/external.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import ssl
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from kitlib.apiserver.server import APIServer
 from kitlib.store import open_store
 
-NGINX = Path(__file__).resolve().parents[2] / "book/part04-declarative-api/nginx-deployment.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -91,34 +90,6 @@ def test_create_get_conflict_and_delete_over_https(server):
     assert table["kind"] == "Table" and table["rows"][0]["cells"][0] == "web-0"
     assert request(server, "DELETE", "/api/v1/namespaces/default/pods/web-0")[0] == 200
     assert request(server, "GET", "/api/v1/namespaces/default/pods/web-0")[0] == 404
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_the_real_kubectl(server, tmp_path):
-    manifest = NGINX
-
-    def kubectl(*args):
-        result = subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), *args],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, f"kubectl {' '.join(args)}:\n{result.stdout}{result.stderr}"
-        return result.stdout
-
-    assert "Server Version: v1.32" in kubectl("version")
-    assert kubectl("get", "namespaces", "-o", "name").split() == [
-        "namespace/default", "namespace/kube-node-lease", "namespace/kube-public", "namespace/kube-system"]
-    # Client-side validation needs the OpenAPI documents, which this server does not serve yet.
-    assert "created" in kubectl("create", "-f", str(manifest), "--validate=false")
-    wide = kubectl("get", "deployments", "-o", "wide").splitlines()
-    assert wide[0].split()[:5] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
-    assert wide[1].split()[:2] == ["nginx-deployment", "0/2"] and "nginx:1.7.9" in wide[1]
-    kubectl("label", "deployment", "nginx-deployment", "tier=web")
-    assert kubectl("get", "deployments", "-l", "tier=web", "-o", "name").strip() == "deployment.apps/nginx-deployment"
-    spec = json.loads(kubectl("get", "deployment", "nginx-deployment", "-o", "json"))["spec"]
-    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}
-    assert "scaled" in kubectl("scale", "deployment", "nginx-deployment", "--replicas=3")
-    scaled = json.loads(kubectl("get", "deployment", "nginx-deployment", "-o", "json"))
-    assert scaled["spec"]["replicas"] == 3 and scaled["metadata"]["generation"] == 2
-    assert "deleted" in kubectl("delete", "-f", str(manifest))
 
 
 def test_a_silent_client_does_not_block_others(server):
