@@ -15,7 +15,6 @@ from kitlib.apiserver.server import APIServer
 from kitlib.store import open_store
 
 
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("apiserver")
