@@ -24,7 +24,7 @@ nothing it watches changed, so a restarted watch need not go back far.
 
 Simplifications:
 - ``dryRun=All`` is honoured by creates only (checked and admitted, not
-  written); other verbs refuse nothing and write.
+  written); other verbs refuse it with a 400.
 - A bookmark's resourceVersion is the newest revision the watch has read
   from the store, matching or not: always safe, but a quiet watch's
   bookmark does not advance past writes to other resources.
@@ -106,6 +106,9 @@ class ResourceRequest:
         if verb not in handlers or (verb in ("update", "patch") and not self.info.name):
             # PUT and PATCH name one object; on a collection kube has no route for them.
             raise MethodNotAllowed(resource.plural, verb, group=resource.group)
+        if verb in ("update", "patch", "delete", "deletecollection") and self.dry_run():
+            # Refused rather than carried out: a dry run that wrote would be worse than none.
+            raise BadRequest(f"dryRun is supported on create only by the kit's API server, not on {verb}")
         return handlers[verb]()
 
     # -- helpers ----------------------------------------------------------------

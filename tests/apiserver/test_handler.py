@@ -200,3 +200,20 @@ def test_a_write_that_changes_nothing_keeps_the_resource_version(api, method, ta
     status, after = call(api, method, target, body if body is not None else before, content_type=content_type)
     assert status == 200
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_dry_run_is_refused_where_it_is_not_honoured(api, method):
+    call(api, "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "dry"}})
+    before = call(api, "GET", "/api/v1/namespaces/default/configmaps/dry")[1]
+    status, body = call(api, method, "/api/v1/namespaces/default/configmaps/dry?dryRun=All",
+                        {**before, "data": {"k": "v"}}, content_type="application/merge-patch+json"
+                        if method == "PATCH" else "application/json")
+    assert status == 400 and "dryRun is supported on create only" in body["message"]
+    assert call(api, "GET", "/api/v1/namespaces/default/configmaps/dry")[1] == before
+
+
+def test_dry_run_create_writes_nothing(api):
+    status, body = call(api, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All", {"metadata": {"name": "ghost"}})
+    assert status == 201 and body["metadata"]["name"] == "ghost"
+    assert call(api, "GET", "/api/v1/namespaces/default/configmaps/ghost")[0] == 404
