@@ -4,6 +4,10 @@ A component never calls ``time.monotonic()`` itself; it asks its clock. The
 real clock is the default; :class:`FakeClock` moves only when told to, which
 makes lease expiry, back-off and heartbeats testable without sleeping, and
 makes the book's outputs reproducible.
+
+Simplifications:
+- One clock per component, no clock skew between "machines": every hollow
+  node and the control plane read the same time (real nodes drift apart).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ Expected outcomes are values (a transaction whose comparison failed returns
 every such exception derives from :class:`KitError`, so a notebook or the
 ``kit`` command can catch the whole family and print its message instead of
 a traceback. Each message says what happened and what to do about it.
+
+Simplifications:
+- No error codes or wrapping chains as Go's ``errors.Is``; a subclass per
+  kind of failure, and the message for people.
 """
 
 

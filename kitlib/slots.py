@@ -5,6 +5,10 @@ reference implementation; ``with slot.installed(fn):`` runs ``fn`` instead,
 everywhere the engine uses that slot, until the block ends. This is how the
 autograder puts a reader's function into the real engine: it checks
 behaviour in a running scenario, never the source text.
+
+Simplifications:
+- One installed function per slot at a time, process-wide (not per thread):
+  two exercises are never graded in one process at once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Errors the store raises, mirroring etcd's (``mvcc: required revision has been compacted``...)."""
+"""Errors the store raises, mirroring etcd's (``mvcc: required revision has been compacted``...).
+
+Simplifications:
+- etcd answers with gRPC status codes; here each error is a Python class
+  carrying etcd's message, and the etcd backend maps the codes it meets to them.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ Every picture function in :mod:`kitlib.viz` builds a ``graphviz.Digraph``;
 :func:`draw` renders it once to find out whether it can be shown, so a
 reader without graphviz gets a sentence saying what to install and the rest
 of the chapter still runs.
+
+Simplifications:
+- The check renders the picture once more than needed (to SVG, then again
+  when the notebook shows it); pictures here are small.
 """
 
 from __future__ import annotations
