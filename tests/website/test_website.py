@@ -299,3 +299,22 @@ def test_screenshots_of_the_store_page(page_source, site, server, chromium, tmp_
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT_DIR / name)
         _check_picture(shot)
+
+
+@pytest.mark.parametrize(
+    "page, expected",
+    [
+        ("book/part03-architecture/apiserver.html", ["_images/", ".svg", "422", "namespaces \"shop\" not found"]),
+        ("book/part04-declarative-api/declarative.html", ["deployment.apps/nginx-deployment created", "0/2",
+                                                          "serverside-applied"]),
+    ],
+    ids=["apiserver", "declarative"],
+)
+def test_chapters_show_what_the_engine_printed(site, page, expected):
+    path = site / page
+    assert path.is_file(), f"the build has no {page}: is its notebook listed in _toc.yml?"
+    text = path.read_text(encoding="utf-8")
+    missing = [snippet for snippet in expected if snippet not in text]
+    assert not missing, f"{page} lacks {missing}: the chapter's outputs did not reach the website"
+    for image in re.findall(r'src="\.\./\.\./(_images/[^"]+\.svg)"', text):  # the pictures drawn from the live cluster
+        assert "<svg" in (site / image).read_text(encoding="utf-8"), f"{image} is not an SVG picture"
