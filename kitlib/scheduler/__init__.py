@@ -1,0 +1,1 @@
+"""The scheduler: pending Pods in, Bindings out (kube-scheduler)."""
