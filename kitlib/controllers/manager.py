@@ -1,0 +1,189 @@
+"""kube-controller-manager in miniature: build the controllers, run them while we hold the Lease.
+
+One process runs every controller of the cluster. Several copies run for
+availability, and leader election (:mod:`kitlib.client.leaderelection`)
+on the Lease ``kube-system/kube-controller-manager`` decides which one
+acts: the leader builds its controllers from a registry (name -> factory,
+kube's ``NewControllerDescriptors``), starts them, and stops them the
+moment it loses the Lease; the others wait for the Lease to expire.
+
+    manager = ControllerManager(client, clock, rng, identity="cm-1").start()
+    manager.is_leader(), sorted(manager.running)     # (True, ['replicaset']) once it has won
+    manager.stop()                                    # stops the controllers, releases the Lease
+
+``controllers`` selects from the registry as ``--controllers`` does:
+``"*"`` for every controller, ``"-name"`` to leave one out.
+
+Simplifications:
+- Controllers are built afresh each time leadership is gained, and each
+  builds its own informers (kube shares one informer factory and exits the
+  process when it loses the Lease; this manager stands for election again).
+- No service-account credentials per controller, no health or metrics
+  endpoints, no ``--leader-elect=false`` flag beyond ``leader_elect``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from kitlib.api.meta import new_uid
+from kitlib.client.leaderelection import LeaderElector
+from kitlib.client.rest import ALL_NAMESPACES, Client
+from kitlib.clock import Clock, RealClock
+from kitlib.controllers.base import Controller
+from kitlib.controllers.replicaset import ReplicaSetController
+from kitlib.errors import KitError
+
+log = logging.getLogger(__name__)
+
+LEASE_NAMESPACE = "kube-system"
+LEASE_NAME = "kube-controller-manager"
+
+
+@dataclass
+class ControllerContext:
+    """What a factory gets to build its controller (kube's ``ControllerContext``)."""
+
+    client: Client
+    clock: Clock
+    rng: random.Random
+    namespace: str = ALL_NAMESPACES
+    resync_period: float = 0.0
+
+
+ControllerFactory = Callable[[ControllerContext], Controller]
+
+
+def _replicaset(ctx: ControllerContext) -> Controller:
+    return ReplicaSetController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                resync_period=ctx.resync_period)
+
+
+# The controllers this manager knows, by the names of kube-controller-manager's --controllers flag.
+CONTROLLERS: dict[str, ControllerFactory] = {
+    "replicaset": _replicaset,
+}
+
+
+def select_controllers(names: Iterable[str], registry: dict[str, ControllerFactory]) -> list[str]:
+    """The registry names ``--controllers`` selects: ``"*"`` is all, ``"-x"`` removes x, ``"x"`` adds x."""
+    names = list(names)
+    chosen = set(registry) if "*" in names else set()
+    for entry in names:
+        if entry == "*":
+            continue
+        bare = entry[1:] if entry.startswith("-") else entry
+        if bare not in registry:
+            raise KitError(f"unknown controller {bare!r}: known are {', '.join(sorted(registry))}")
+        if entry.startswith("-"):
+            chosen.discard(bare)
+        else:
+            chosen.add(bare)
+    return sorted(chosen)
+
+
+class ControllerManager:
+    """Controllers run only while this copy holds the Lease; ``start()`` / ``stop()``."""
+
+    def __init__(
+        self,
+        client: Client,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        identity: str | None = None,
+        *,
+        controllers: Iterable[str] = ("*",),
+        registry: dict[str, ControllerFactory] | None = None,
+        namespace: str = ALL_NAMESPACES,
+        resync_period: float = 0.0,
+        leader_elect: bool = True,
+        lease_duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.clock = clock or RealClock()
+        self.rng = rng or random.Random()
+        # kube: hostname + "_" + a UUID, so two copies on one host differ.
+        self.identity = identity or f"{socket.gethostname()}_{new_uid(self.rng)}"
+        self.registry = dict(CONTROLLERS if registry is None else registry)
+        self.enabled = select_controllers(controllers, self.registry)
+        self.context = ControllerContext(client, self.clock, self.rng, namespace, resync_period)
+        self.leader_elect = leader_elect
+        self.running: dict[str, Controller] = {}
+        self._lock = threading.Lock()  # guards running
+        self._stopping = threading.Event()
+        self._leading = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.elector = LeaderElector(
+            client, LEASE_NAMESPACE, LEASE_NAME, self.identity, self.clock,
+            lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period,
+            on_started_leading=self._start_controllers, on_stopped_leading=self._stop_controllers,
+            on_new_leader=self._on_new_leader, rng=self.rng,
+        ) if leader_elect else None
+
+    def __repr__(self) -> str:
+        return f"<ControllerManager {self.identity!r} leading={self.is_leader()} running={sorted(self.running)}>"
+
+    def is_leader(self) -> bool:
+        """Whether our controllers are running (we hold the Lease and have not stepped down)."""
+        return self._leading.is_set()
+
+    def start(self) -> "ControllerManager":
+        """Stand for election on a background thread (or, without leader election, start the controllers)."""
+        if self.elector is None:
+            self._start_controllers()
+            return self
+        self._thread = threading.Thread(target=self._campaign, name=f"kit-controller-manager-{self.identity}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _campaign(self) -> None:
+        assert self.elector is not None
+        while not self._stopping.is_set():
+            self.elector.run()  # one term: returns when the Lease is lost, or on stop
+            if not self._stopping.is_set():
+                log.warning("%s: leader election lost; standing again", self.identity)
+
+    def _on_new_leader(self, identity: str) -> None:
+        if identity and identity != self.identity:
+            log.info("%s: the leader is %s", self.identity, identity)
+
+    def _start_controllers(self) -> None:
+        log.info("%s: became leader; starting controllers %s", self.identity, self.enabled)
+        self._leading.set()
+        for name in self.enabled:
+            if self._stopping.is_set():
+                return
+            try:
+                controller = self.registry[name](self.context)
+            except Exception:  # noqa: BLE001 (one broken controller must not keep the others down)
+                log.exception("%s: error starting controller %r", self.identity, name)
+                continue
+            with self._lock:
+                self.running[name] = controller
+            controller.run()
+            log.info("%s: started %r", self.identity, name)
+
+    def _stop_controllers(self) -> None:
+        self._leading.clear()
+        with self._lock:
+            running, self.running = self.running, {}
+        for name, controller in sorted(running.items()):
+            controller.stop()
+            log.info("%s: stopped %r", self.identity, name)
+
+    def stop(self, release: bool = True, timeout: float = 5.0) -> None:
+        """Stop the controllers and leave the election; ``release=False`` plays a crash (the Lease must expire)."""
+        self._stopping.set()
+        if self.elector is not None:
+            self.elector.stop(release=release, timeout=timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._stop_controllers()
