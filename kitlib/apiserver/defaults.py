@@ -30,8 +30,9 @@ Simplifications:
   (``MaxUnavailableStatefulSet``, ``InPlacePodVerticalScaling``'s
   ``resizePolicy``, pod-level resources) are not applied.
 - The ``ServiceAccount`` admission plugin (``serviceAccountName: default``
-  and the ``kube-api-access-*`` projected volume) and a Pod's
-  ``status.phase``/``qosClass`` (set by the Pod strategy) are not here.
+  and the ``kube-api-access-*`` projected volume) is not here; a Pod's
+  ``status.phase``/``qosClass`` are set by :func:`prepare_pod_for_create`
+  (kube's Pod strategy), which the API server calls after defaulting.
 - Serialization artifacts of Go's zero values are reproduced only where a
   client sees them in a spec: a container's ``resources: {}`` and a
   ``resourceFieldRef``'s ``divisor: "0"``; a template's
@@ -46,6 +47,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from kitlib.api.qos import qos_class
 from kitlib.api.meta import deep_copy
 
 Obj = dict[str, Any]
@@ -511,6 +513,16 @@ def _namespace(obj: Obj) -> None:
         # so a namespace selector can always pick namespaces by name.
         md["labels"] = {**(md.get("labels") or {}), "kubernetes.io/metadata.name": md["name"]}
     _zero(_dict(obj, "status"), "phase", "Active")
+
+
+def prepare_pod_for_create(pod: Obj) -> Obj:
+    """The Pod strategy on create: whatever the client sent as status, a new Pod is Pending, with its QoS class.
+
+    Not defaulting: ``qosClass`` is computed once from the resources and then
+    immutable. Modifies and returns ``pod``.
+    """
+    pod["status"] = {"phase": "Pending", "qosClass": qos_class(pod)}
+    return pod
 
 
 def prepare_namespace_for_create(namespace: Obj) -> Obj:

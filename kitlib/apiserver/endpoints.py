@@ -58,6 +58,7 @@ from kitlib.apiserver.defaults import (
     apply_defaults,
     generate_job_selector,
     prepare_namespace_for_create,
+    prepare_pod_for_create,
     service_ip_family_defaults,
 )
 from kitlib.apiserver.fieldmanager import manager_from_user_agent, validate_manager
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
 PREPARE_FOR_CREATE: dict[str, Callable[[dict], dict]] = {
     "Job": generate_job_selector,
     "Namespace": prepare_namespace_for_create,
+    "Pod": prepare_pod_for_create,
     "Service": service_ip_family_defaults,
 }
 

@@ -260,6 +260,11 @@ class Registry:
             raise BadRequest(f"the name of the object ({md['name']}) does not match the name on the URL ({old_md['name']})")
         if resource.namespaced and md.get("namespace", old_md["namespace"]) != old_md["namespace"]:
             raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+        if md.get("uid") and md["uid"] != old_md.get("uid"):
+            # A uid in an update or patch is a precondition: it names the object the writer means.
+            raise Conflict(resource.plural, old_md["name"],
+                           f"Precondition failed: UID in precondition: {md['uid']}, UID in object meta: {old_md.get('uid')}",
+                           group=resource.group)
         for owned in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                       "generation"):
             if owned in old_md:
@@ -271,6 +276,10 @@ class Registry:
                 # /status changes status only (and nothing else the spec owns).
                 new = {**meta.deep_copy(current), "status": new.get("status", {})}
                 new["metadata"] = meta.deep_copy(old_md)
+                old_qos = (current.get("status") or {}).get("qosClass")
+                if resource.kind == "Pod" and old_qos and isinstance(new["status"], dict):
+                    # Computed once at create: a status written without it keeps it (it is immutable).
+                    new["status"].setdefault("qosClass", old_qos)
             elif "status" in current:
                 new["status"] = meta.deep_copy(current["status"])
             else:

@@ -24,6 +24,7 @@ import base64
 import time
 from typing import Any, Callable
 
+from kitlib.api.qos import qos_class
 from kitlib.api.meta import parse_rfc3339
 from kitlib.apiserver.printers import human_duration
 from kitlib.cli.printing import (annotations_lines, labels_lines, tabwrite, taints_lines, timestamp, to_yaml,
@@ -190,18 +191,8 @@ def deployment_lines(d: Obj, client: Any) -> list[str]:
 
 
 def _qos(pod: Obj) -> str:
-    """``qos.GetPodQOS``: BestEffort without any cpu/memory request or limit, Guaranteed if all are set and equal."""
-    if (pod.get("status") or {}).get("qosClass"):
-        return pod["status"]["qosClass"]
-    containers = (pod.get("spec") or {}).get("containers") or []
-    requests_any, guaranteed = False, bool(containers)
-    for c in containers:
-        res = c.get("resources") or {}
-        requests = {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory")}
-        limits = {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory")}
-        requests_any = requests_any or bool(requests or limits)
-        guaranteed = guaranteed and set(limits) == {"cpu", "memory"} and all(limits[k] == v for k, v in requests.items())
-    return "BestEffort" if not requests_any else "Guaranteed" if guaranteed else "Burstable"
+    """The recorded ``status.qosClass``, else the class the Pod's resources give (``qos.GetPodQOS``)."""
+    return (pod.get("status") or {}).get("qosClass") or qos_class(pod)
 
 
 def pod_lines(pod: Obj, client: Any) -> list[str]:

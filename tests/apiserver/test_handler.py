@@ -217,3 +217,31 @@ def test_dry_run_create_writes_nothing(api):
     status, body = call(api, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All", {"metadata": {"name": "ghost"}})
     assert status == 201 and body["metadata"]["name"] == "ghost"
     assert call(api, "GET", "/api/v1/namespaces/default/configmaps/ghost")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "resources, qos",
+    [
+        ({}, "BestEffort"),
+        ({"requests": {"cpu": "100m"}}, "Burstable"),
+        ({"limits": {"cpu": "1", "memory": "1Gi"}}, "Guaranteed"),  # requests default to the limits
+    ],
+    ids=["best-effort", "burstable", "guaranteed"],
+)
+def test_a_new_pod_is_pending_with_its_qos_class(api, resources, qos):
+    body = pod("q")
+    body["spec"]["containers"][0]["resources"] = resources
+    body["status"] = {"phase": "Running"}  # a client cannot create a Pod in another state
+    status, created = call(api, "POST", PODS, body)
+    assert status == 201 and created["status"] == {"phase": "Pending", "qosClass": qos}
+    # Its status can be rewritten without repeating the class, which never changes.
+    created["status"] = {"phase": "Running"}
+    status, updated = call(api, "PUT", f"{PODS}/q/status", created)
+    assert status == 200 and updated["status"]["qosClass"] == qos
+
+
+def test_a_uid_in_a_patch_is_a_precondition(api):
+    call(api, "POST", PODS, pod("u"))
+    status, body = call(api, "PATCH", f"{PODS}/u", {"metadata": {"uid": "not-this-one", "labels": {"a": "b"}}},
+                        content_type="application/merge-patch+json")
+    assert status == 409 and "Precondition failed: UID in precondition: not-this-one" in body["message"]

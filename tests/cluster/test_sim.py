@@ -376,7 +376,9 @@ def test_a_hollow_kubelet_runs_alone_with_its_own_watch(plane, admin):
             time.sleep(0.01)
         assert admin.nodes().get("solo")["status"]["nodeInfo"]["kubeletVersion"] == KUBELET_VERSION
         run_pod(admin, pod("alone"), "solo")
-        while status(admin, "alone").get("phase") != "Pending" and time.monotonic() < deadline:
+        # A new Pod is Pending from the start (the API server says so); the kubelet has taken it once it
+        # reports its containers as waiting (ContainerCreating).
+        while not status(admin, "alone").get("containerStatuses") and time.monotonic() < deadline:
             time.sleep(0.01)
         clock.advance(1)
         while status(admin, "alone").get("phase") != "Running" and time.monotonic() < deadline:
