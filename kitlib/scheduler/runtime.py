@@ -1,0 +1,354 @@
+"""The framework runtime: a profile's plugins, called at each extension point for one Pod.
+
+:class:`Framework` builds every plugin a :class:`~kitlib.scheduler.framework.Profile`
+names (from a :class:`~kitlib.scheduler.framework.Registry`), sorts each into
+the extension points it implements, and runs them with kube-scheduler's rules
+(``pkg/scheduler/framework/runtime/framework.go``):
+
+- PreFilter: all run; Skip drops that plugin's Filter for the cycle;
+  UnschedulableAndUnresolvable stops at once; results narrowing the Nodes
+  are intersected, and an empty intersection rejects the Pod.
+- Filter: plugins run in order and the first that does not say Success
+  decides, so a Node's reported reason comes from the earliest plugin.
+- PostFilter: the first Success wins; otherwise the reasons are gathered.
+- Score: each plugin scores every Node, then normalises its own list, then
+  each score is checked against ``[0, 100]`` and multiplied by the plugin's weight.
+- Reserve/Permit/PreBind/Bind/PostBind: in order, stopping at a failure;
+  Bind plugins may Skip to let the next one bind.
+
+The framework is also the plugins' :class:`~kitlib.scheduler.framework.Handle`:
+the caller sets the cycle's Node snapshot with :meth:`Framework.set_snapshot`,
+and preemption uses :meth:`Framework.run_filter_plugins` to try a Node
+without some Pods.
+
+Simplifications:
+- No nominated Pods in Filter (``RunFilterPluginsWithNominatedPods`` also
+  counts higher-priority Pods nominated to the Node); no metrics, no extenders.
+- Permit's Wait is returned to the caller; there is no waiting-Pods map.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Iterable
+
+from kitlib.errors import KitError
+from kitlib.scheduler.framework import (
+    MAX_NODE_SCORE,
+    MIN_NODE_SCORE,
+    SUCCESS,
+    Code,
+    CycleState,
+    NodePluginScores,
+    NodeScore,
+    NodeToStatus,
+    PluginScore,
+    PostFilterResult,
+    PreFilterResult,
+    Profile,
+    Registry,
+    Status,
+    as_status,
+)
+from kitlib.scheduler.nodeinfo import NodeInfo
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+# Extension point -> the method that puts a plugin there (the Protocols in framework.py).
+_POINTS = {"PreFilter": "pre_filter", "Filter": "filter", "PostFilter": "post_filter", "PreScore": "pre_score",
+           "Score": "score", "Reserve": "reserve", "Permit": "permit", "PreBind": "pre_bind", "Bind": "bind",
+           "PostBind": "post_bind"}
+
+
+class FrameworkError(KitError, ValueError):
+    """A profile that cannot be built: an unknown plugin name or bad arguments."""
+
+
+class Framework:
+    """One profile's plugins, ready to run; also the Handle the plugins were built with."""
+
+    def __init__(self, profile: Profile, registry: Registry, rng: random.Random | None = None) -> None:
+        self.profile = profile
+        self.rng = rng if rng is not None else random.Random()
+        self._snapshot: list[NodeInfo] = []
+        self._by_name: dict[str, NodeInfo] = {}
+        self.plugins: dict[str, Any] = {}
+        self.weights: dict[str, int] = {}
+        for spec in profile.plugins:
+            factory = registry.get(spec.name)
+            if factory is None:
+                raise FrameworkError(f"plugin {spec.name!r} is not in the registry: known {sorted(registry)}")
+            try:
+                self.plugins[spec.name] = factory(profile.plugin_args.get(spec.name, {}), self)
+            except (ValueError, TypeError) as err:
+                raise FrameworkError(f"initializing plugin {spec.name!r}: {err}") from err
+            self.weights[spec.name] = spec.weight or 1  # kube: a score plugin's weight 0 means 1
+        ordered = [self.plugins[spec.name] for spec in profile.plugins]
+        # As kube's multiPoint: a plugin joins every extension point whose method it has.
+        points = {point: [p for p in ordered if callable(getattr(p, method, None))] for point, method in _POINTS.items()}
+        self.pre_filter_plugins = points["PreFilter"]
+        self.filter_plugins = points["Filter"]
+        self.post_filter_plugins = points["PostFilter"]
+        self.pre_score_plugins = points["PreScore"]
+        self.score_plugins = points["Score"]
+        self.reserve_plugins = points["Reserve"]
+        self.permit_plugins = points["Permit"]
+        self.pre_bind_plugins = points["PreBind"]
+        self.bind_plugins = points["Bind"]
+        self.post_bind_plugins = points["PostBind"]
+
+    # --- the Handle --------------------------------------------------------------------------------------
+
+    def set_snapshot(self, node_infos: Iterable[NodeInfo]) -> None:
+        """The Nodes this cycle sees (kube: ``Cache.UpdateSnapshot`` at the start of each cycle)."""
+        self._snapshot = list(node_infos)
+        self._by_name = {info.name: info for info in self._snapshot}
+
+    def node_infos(self) -> list[NodeInfo]:
+        return list(self._snapshot)
+
+    def get_node_info(self, name: str) -> NodeInfo | None:
+        return self._by_name.get(name)
+
+    # --- PreFilter and Filter ----------------------------------------------------------------------------
+
+    def run_pre_filter(self, state: CycleState, pod: Obj) -> tuple[PreFilterResult | None, Status, set[str]]:
+        """Run every PreFilter plugin (``RunPreFilterPlugins``).
+
+        Returns the merged result (``None``: all Nodes), the status (not
+        Success: the cycle stops here), and the plugins that narrowed the Nodes.
+        """
+        result: PreFilterResult | None = None
+        narrowing: set[str] = set()
+        skip: set[str] = set()
+        returned = SUCCESS
+        nodes = self.node_infos()
+        for plugin in self.pre_filter_plugins:
+            plugin_result, status = plugin.pre_filter(state, pod, nodes)
+            status = as_status(status)
+            if status.is_skip():
+                skip.add(plugin.NAME)
+                continue
+            if not status.is_success():
+                status = status.with_plugin(plugin.NAME)
+                if status.code == Code.UnschedulableAndUnresolvable:
+                    return None, status, set()
+                if status.code == Code.Unschedulable:
+                    # Keep going: preemption may still run, and it needs every PreFilter's state (kube #119770).
+                    returned = status
+                    continue
+                return None, _error(f"running PreFilter plugin {plugin.NAME!r}", status, plugin.NAME), set()
+            if plugin_result is not None and not plugin_result.all_nodes():
+                narrowing.add(plugin.NAME)
+            result = plugin_result if result is None else result.merge(plugin_result)
+            if result is not None and not result.all_nodes() and not result.node_names:
+                names = sorted(narrowing)
+                message = (f"node(s) didn't satisfy plugin {names[0]}" if len(names) == 1
+                           else f"node(s) didn't satisfy plugin(s) {go_list(names)} simultaneously")
+                return result, Status.new(Code.UnschedulableAndUnresolvable, message), narrowing
+        state.skip_filter_plugins = skip
+        return result, returned, narrowing
+
+    def run_filter(self, state: CycleState, pod: Obj, node_info: NodeInfo) -> Status:
+        """Run the Filter plugins on one Node; the first non-Success status, with its plugin, or Success."""
+        for plugin in self.filter_plugins:
+            if plugin.NAME in state.skip_filter_plugins:
+                continue
+            status = as_status(plugin.filter(state, pod, node_info))
+            if not status.is_success():
+                if not status.is_rejected():
+                    # Filter plugins should not return anything but Success or a rejection.
+                    return _error(f"running {plugin.NAME!r} filter plugin", status, plugin.NAME)
+                return status.with_plugin(plugin.NAME)
+        return SUCCESS
+
+    run_filter_plugins = run_filter  # the Handle's name for it, as in kube
+
+    def run_filter_each(self, state: CycleState, pod: Obj, node_info: NodeInfo) -> dict[str, Status | None]:
+        """Every Filter plugin's own verdict on one Node (``None``: skipped this cycle), for explaining."""
+        verdicts: dict[str, Status | None] = {}
+        for plugin in self.filter_plugins:
+            if plugin.NAME in state.skip_filter_plugins:
+                verdicts[plugin.NAME] = None
+            else:
+                verdicts[plugin.NAME] = as_status(plugin.filter(state, pod, node_info)).with_plugin(plugin.NAME)
+        return verdicts
+
+    def run_pre_filter_extension_add_pod(self, state: CycleState, pod: Obj, pod_to_add: Obj,
+                                         node_info: NodeInfo) -> Status:
+        return self._run_extension("add_pod", state, pod, pod_to_add, node_info)
+
+    def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: Obj, pod_to_remove: Obj,
+                                            node_info: NodeInfo) -> Status:
+        return self._run_extension("remove_pod", state, pod, pod_to_remove, node_info)
+
+    def _run_extension(self, method: str, state: CycleState, pod: Obj, other: Obj, node_info: NodeInfo) -> Status:
+        for plugin in self.pre_filter_plugins:
+            extensions = _optional(plugin, "pre_filter_extensions")
+            if extensions is None or plugin.NAME in state.skip_filter_plugins:
+                continue
+            status = as_status(getattr(extensions, method)(state, pod, other, node_info))
+            if not status.is_success():
+                return _error(f"running {method} on PreFilter plugin {plugin.NAME!r}", status, plugin.NAME)
+        return SUCCESS
+
+    # --- PostFilter ----------------------------------------------------------------------------------------
+
+    def run_post_filter(self, state: CycleState, pod: Obj,
+                        node_to_status: NodeToStatus) -> tuple[PostFilterResult | None, Status]:
+        """Run PostFilter plugins until one succeeds (``RunPostFilterPlugins``)."""
+        result: PostFilterResult | None = None
+        reasons: list[str] = []
+        rejector = ""
+        for plugin in self.post_filter_plugins:
+            plugin_result, status = plugin.post_filter(state, pod, node_to_status)
+            status = as_status(status)
+            if status.is_success():
+                return plugin_result, status
+            if status.code == Code.UnschedulableAndUnresolvable:
+                return plugin_result, status.with_plugin(plugin.NAME)
+            if not status.is_rejected():
+                return None, _error(f"running PostFilter plugin {plugin.NAME!r}", status, plugin.NAME)
+            if plugin_result is not None and plugin_result.nominated_node_name is not None:
+                result = plugin_result
+            reasons.extend(status.reasons)
+            rejector = rejector or plugin.NAME
+        return result, Status(Code.Unschedulable, tuple(reasons), rejector)
+
+    # --- PreScore and Score ----------------------------------------------------------------------------------
+
+    def run_pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status:
+        """Run PreScore plugins; Skip drops that plugin's Score for the cycle, anything else is an error."""
+        skip: set[str] = set()
+        for plugin in self.pre_score_plugins:
+            status = as_status(plugin.pre_score(state, pod, nodes))
+            if status.is_skip():
+                skip.add(plugin.NAME)
+            elif not status.is_success():
+                return _error(f"running PreScore plugin {plugin.NAME!r}", status, plugin.NAME)
+        state.skip_score_plugins = skip
+        return SUCCESS
+
+    def run_scores(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> tuple[list[NodePluginScores], Status]:
+        """Score every Node with every Score plugin, normalise, weight and sum (``RunScorePlugins``).
+
+        Returns one :class:`NodePluginScores` per Node, in ``nodes`` order;
+        each :class:`PluginScore` keeps the raw score and the weight too.
+        """
+        plugins = [p for p in self.score_plugins if p.NAME not in state.skip_score_plugins]
+        per_plugin: dict[str, tuple[list[int], list[NodeScore]]] = {}
+        for plugin in plugins:
+            raw: list[int] = []
+            for info in nodes:
+                score, status = plugin.score(state, pod, info)
+                status = as_status(status)
+                if not status.is_success():
+                    return [], _error(f"plugin {plugin.NAME!r} failed", status, plugin.NAME)
+                raw.append(int(score))
+            scores = [NodeScore(info.name, value) for info, value in zip(nodes, raw)]
+            extensions = _optional(plugin, "score_extensions")
+            if extensions is not None:
+                status = as_status(extensions.normalize_score(state, pod, scores))
+                if not status.is_success():
+                    return [], _error(f"plugin {plugin.NAME!r} failed", status, plugin.NAME)
+            per_plugin[plugin.NAME] = (raw, scores)
+        result = []
+        for i, info in enumerate(nodes):
+            node_scores = NodePluginScores(info.name, [])
+            for plugin in plugins:
+                raw, scores = per_plugin[plugin.NAME]
+                score, weight = scores[i].score, self.weights[plugin.NAME]
+                if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
+                    return [], Status.as_error(
+                        f"plugin {plugin.NAME!r} returns an invalid score {score}, it should in the range of "
+                        f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing").with_plugin(plugin.NAME)
+                node_scores.scores.append(PluginScore(plugin.NAME, score * weight, raw[i], weight))
+                node_scores.total_score += score * weight
+            result.append(node_scores)
+        return result, SUCCESS
+
+    # --- Reserve to PostBind ---------------------------------------------------------------------------------
+
+    def run_reserve(self, state: CycleState, pod: Obj, node_name: str) -> Status:
+        """Reserve in order; on the first failure the caller must call :meth:`run_unreserve`."""
+        for plugin in self.reserve_plugins:
+            status = as_status(plugin.reserve(state, pod, node_name))
+            if not status.is_success():
+                if status.is_rejected():
+                    return status.with_plugin(plugin.NAME)
+                return _error(f"running Reserve plugin {plugin.NAME!r}", status, plugin.NAME)
+        return SUCCESS
+
+    def run_unreserve(self, state: CycleState, pod: Obj, node_name: str) -> None:
+        """Unreserve in reverse order (kube unwinds the Reserve plugins last to first)."""
+        for plugin in reversed(self.reserve_plugins):
+            if callable(getattr(plugin, "unreserve", None)):
+                plugin.unreserve(state, pod, node_name)
+
+    def run_permit(self, state: CycleState, pod: Obj, node_name: str) -> tuple[Status, float]:
+        """Permit in order: a rejection stops; any Wait makes the result Wait with the shortest timeout."""
+        wait: float | None = None
+        waiting: list[str] = []
+        for plugin in self.permit_plugins:
+            status, timeout = plugin.permit(state, pod, node_name)
+            status = as_status(status)
+            if status.is_wait():
+                wait = timeout if wait is None else min(wait, timeout)
+                waiting.append(plugin.NAME)
+            elif not status.is_success():
+                if status.is_rejected():
+                    return status.with_plugin(plugin.NAME), 0.0
+                return _error(f"running Permit plugin {plugin.NAME!r}", status, plugin.NAME), 0.0
+        if wait is not None:
+            return Status.new(Code.Wait, f"one or more plugins asked to wait: {go_list(waiting)}"), wait
+        return SUCCESS, 0.0
+
+    def run_pre_bind(self, state: CycleState, pod: Obj, node_name: str) -> Status:
+        for plugin in self.pre_bind_plugins:
+            status = as_status(plugin.pre_bind(state, pod, node_name))
+            if not status.is_success():
+                if status.is_rejected():
+                    return status.with_plugin(plugin.NAME)
+                return _error(f"running PreBind plugin {plugin.NAME!r}", status, plugin.NAME)
+        return SUCCESS
+
+    def run_bind(self, state: CycleState, pod: Obj, node_name: str) -> Status:
+        """The first Bind plugin that does not Skip binds; Skip if none took the Pod."""
+        if not self.bind_plugins:
+            return Status.new(Code.Skip)
+        status = Status.new(Code.Skip)
+        for plugin in self.bind_plugins:
+            status = as_status(plugin.bind(state, pod, node_name))
+            if status.is_skip():
+                continue
+            if not status.is_success():
+                if status.is_rejected():
+                    return status.with_plugin(plugin.NAME)
+                return _error(f"running Bind plugin {plugin.NAME!r}", status, plugin.NAME)
+            return status
+        return status
+
+    def run_post_bind(self, state: CycleState, pod: Obj, node_name: str) -> None:
+        for plugin in self.post_bind_plugins:
+            plugin.post_bind(state, pod, node_name)
+
+
+def _optional(plugin: Any, method: str) -> Any:
+    """``plugin.method()`` if the plugin has it (PreFilterExtensions, ScoreExtensions), else None."""
+    getter = getattr(plugin, method, None)
+    return getter() if callable(getter) else None
+
+
+def _error(context: str, status: Status, plugin: str) -> Status:
+    """An unexpected status as an Error carrying ``context: message`` (kube wraps with ``%w``)."""
+    error = Status.as_error(f"{context}: {status.message()}")
+    log.debug("unexpected status from plugin %s: %s", plugin, error.message())
+    return Status(Code.Error, error.reasons, plugin, status.error or error.error)
+
+
+def go_list(names: list[str]) -> str:
+    """A string list as Go's ``%v`` prints it: ``[A B]``."""
+    return "[" + " ".join(names) + "]"
