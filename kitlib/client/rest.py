@@ -181,9 +181,17 @@ class ResourceClient:
 
     # -- writes -------------------------------------------------------------------
 
-    def create(self, obj: Obj, namespace: str | None = None) -> Obj:
-        """Create; the namespace is ``namespace``, else the object's, else this client's."""
-        return self._send("POST", self.path(self._namespace(namespace, obj)), obj)
+    def create(self, obj: Obj, namespace: str | None = None, *, subresource: str = "") -> Obj:
+        """Create; the namespace is ``namespace``, else the object's, else this client's.
+
+        With ``subresource``, POST to ``<resource>/<name>/<subresource>``, the
+        name taken from ``obj``: a ``Binding`` to ``pods/<name>/binding`` is how
+        kube-scheduler assigns a Pod (client-go's ``Pods().Bind``).
+        """
+        ns = self._namespace(namespace, obj)
+        if subresource:
+            return self._send("POST", self.path(ns, obj["metadata"]["name"], subresource), obj)
+        return self._send("POST", self.path(ns), obj)
 
     def update(self, obj: Obj) -> Obj:
         """Replace the object; ``409 Conflict`` if its ``resourceVersion`` is no longer the stored one."""

@@ -130,6 +130,22 @@ def test_configmap_crud(client, ns):
         cms.delete("settings")
 
 
+def test_create_on_a_subresource_binds_a_pod(client, ns):
+    pods = client.pods(ns)
+    pods.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0"},
+                 "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web-0"},
+               "target": {"kind": "Node", "name": "node-0001"}}
+    assert client.pods().path(ns, "web-0", "binding").endswith(f"/namespaces/{ns}/pods/web-0/binding")
+    answer = pods.create(binding, subresource="binding")
+    assert answer["kind"] == "Status" and answer["status"] == "Success"
+    assert pods.get("web-0")["spec"]["nodeName"] == "node-0001"
+    with pytest.raises(Conflict):
+        pods.create(binding, subresource="binding")  # a Pod is bound once
+    with pytest.raises(KitError, match="no 'scale' subresource"):
+        pods.create(binding, subresource="scale")
+
+
 def test_deployment_crud_and_scale(client, ns):
     manifest = yaml.safe_load(NGINX.read_text())
     deployments = client.deployments(ns)
