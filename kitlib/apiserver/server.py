@@ -49,6 +49,7 @@ from kitlib.apiserver.bootstrappolicy import bootstrap_policy
 from kitlib.apiserver.defaults import apply_defaults
 from kitlib.apiserver.handler import MAX_BODY, Handler, Request, Response, json_response
 from kitlib.apiserver.pki import PKI
+from kitlib.apiserver.priority import Priority
 from kitlib.apiserver.rbac import RBACAuthorizer
 from kitlib.apiserver.registry import Registry
 from kitlib.apiserver.resources import Resource, for_kind, lookup
@@ -114,7 +115,8 @@ class APIServer:
         rng = self.registry.rng
         self.service_ips = ServiceIPAllocator(store, service_cidr, rng=rng)
         self.node_ports = PortAllocator(store, node_port_range, rng=rng)
-        self.admission = default_chain(self.registry, ServiceAllocation(self.registry, self.service_ips, self.node_ports))
+        self.admission = default_chain(self.registry, Priority(self.registry),
+                                       ServiceAllocation(self.registry, self.service_ips, self.node_ports))
         self.handler = Handler(self.registry, self.authenticator, self.authorizer, self.clock, admission=self.admission)
         self.host, self.port = host, port
         # Connection threads only read and write; requests are handled by a few workers, in the order they
