@@ -36,6 +36,9 @@ from kitlib.client.leaderelection import LeaderElector
 from kitlib.client.rest import ALL_NAMESPACES, Client
 from kitlib.clock import Clock, RealClock
 from kitlib.controllers.base import Controller
+from kitlib.controllers.deployment import DeploymentController
+from kitlib.controllers.garbage_collector import GarbageCollector
+from kitlib.controllers.node_lifecycle import NodeLifecycleController
 from kitlib.controllers.replicaset import ReplicaSetController
 from kitlib.errors import KitError
 
@@ -67,6 +70,13 @@ def _replicaset(ctx: ControllerContext) -> Controller:
 # The controllers this manager knows, by the names of kube-controller-manager's --controllers flag.
 CONTROLLERS: dict[str, ControllerFactory] = {
     "replicaset": _replicaset,
+    "deployment": lambda ctx: DeploymentController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                                   resync_period=ctx.resync_period),
+    "garbagecollector": lambda ctx: GarbageCollector(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                                     resync_period=ctx.resync_period),
+    # Nodes are cluster-wide; the namespace only limits which Pods it may evict.
+    "nodelifecycle": lambda ctx: NodeLifecycleController(ctx.client, clock=ctx.clock, rng=ctx.rng,
+                                                         namespace=ctx.namespace, resync_period=ctx.resync_period),
 }
 
 

@@ -32,6 +32,8 @@ def managers(client, ns):
     made: list[ControllerManager] = []
 
     def make(identity: str, **options) -> ControllerManager:
+        # Only the ReplicaSet controller: these tests are about the manager, not the other controllers.
+        options.setdefault("registry", {"replicaset": CONTROLLERS["replicaset"]})
         manager = ControllerManager(client, clock, random.Random(len(made)), identity, namespace=ns, **options)
         made.append(manager)
         return manager
@@ -57,8 +59,12 @@ def test_select_controllers_as_the_controllers_flag(flags, chosen):
 
 
 def test_unknown_controllers_are_refused():
-    with pytest.raises(KitError, match="unknown controller 'deployment'"):
-        select_controllers(["*", "-deployment"], CONTROLLERS)
+    with pytest.raises(KitError, match="unknown controller 'nosuchcontroller'"):
+        select_controllers(["*", "-nosuchcontroller"], CONTROLLERS)
+
+
+def test_the_registry_holds_the_controllers_written_so_far():
+    assert {"replicaset", "deployment", "nodelifecycle", "garbagecollector"} <= set(CONTROLLERS)
 
 
 def test_only_the_leader_acts_and_a_standby_takes_over_when_it_dies(client, ns, managers):
@@ -122,7 +128,8 @@ def test_without_leader_election_the_controllers_run_at_once(client, ns, manager
     def broken(ctx):
         raise RuntimeError("cannot build")
 
-    registry = {**CONTROLLERS, "broken": broken, "noop": lambda ctx: Broken(ctx.client, clock=ctx.clock)}
+    registry = {"replicaset": CONTROLLERS["replicaset"], "broken": broken,
+                "noop": lambda ctx: Broken(ctx.client, clock=ctx.clock)}
     manager = managers("solo", leader_elect=False, registry=registry).start()
     assert manager.is_leader() and sorted(manager.running) == ["noop", "replicaset"]  # a broken one is skipped
     rs = client.replicasets(ns).create(replicaset("web", 2))
