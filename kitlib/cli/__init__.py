@@ -1,6 +1,7 @@
 """The ``kit`` command: the kit's operator entry point, like ``kubeadm`` and ``kubectl`` together.
 
     kit init [--port 6443]           start a control plane in the background (kubeadm init)
+    kit up --simulated [--nodes 3]   a whole cluster in the background: scheduler, controllers, nodes
     kit status                       is it running, where, and what it holds
     kit down [--purge]               stop it (and remove its data)
     kit get/apply/delete/describe/logs  the everyday kubectl commands, for machines without kubectl
@@ -14,7 +15,8 @@ The control plane keeps its state in ``$KIT_HOME`` (default ``~/.kit``);
 prints one line saying what to do, never a traceback.
 
 Simplifications:
-- ``kit up`` / ``kit join`` (nodes) arrive with the kubelet.
+- ``kit up`` has simulated nodes only; ``kit join`` (real nodes) arrives
+  with the kubelet.
 """
 
 from __future__ import annotations
@@ -109,6 +111,22 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_up(args: argparse.Namespace) -> int:
+    from kitlib.cluster.kubeadm import init
+
+    if not args.simulated:
+        raise KitError("only simulated nodes exist so far: `kit up --simulated --nodes N` "
+                       "(nodes with real containers come with the kubelet)")
+    if args.nodes < 1:
+        raise KitError("--nodes must be at least 1")
+    state = init(_data_dir(args), port=args.port, store=args.store, nodes=args.nodes)
+    print(f"cluster running at {state['url']} with {args.nodes} simulated nodes (pid {state['pid']})")
+    print("to use it with kubectl:")
+    print(f"  export KUBECONFIG={state['kubeconfig']}")
+    print("  kubectl get nodes")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from kitlib.cluster.kubeadm import read_state
 
@@ -152,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--store", help="a store URL instead of the data directory (e.g. etcd://127.0.0.1:2379)")
     init.add_argument("--data-dir", help="where the cluster keeps its state (default $KIT_HOME or ~/.kit)")
     init.set_defaults(func=cmd_init)
+    up = commands.add_parser("up", help="start a whole cluster in the background: control plane, scheduler, "
+                                         "controllers and nodes")
+    up.add_argument("--simulated", action="store_true", help="simulated nodes (hollow kubelets, no containers)")
+    up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    up.add_argument("--port", type=int, default=6443, help="the API server's port (default 6443)")
+    up.add_argument("--store", help="a store URL instead of the data directory (e.g. etcd://127.0.0.1:2379)")
+    up.add_argument("--data-dir", help="where the cluster keeps its state (default $KIT_HOME or ~/.kit)")
+    up.set_defaults(func=cmd_up)
     status = commands.add_parser("status", help="is the control plane running, and what does it hold")
     status.add_argument("--data-dir", help="the cluster's data directory (default $KIT_HOME or ~/.kit)")
     status.set_defaults(func=cmd_status)

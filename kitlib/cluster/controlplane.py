@@ -18,8 +18,9 @@ use as is. Without a directory the control plane works in a temporary one
 and removes it on :meth:`stop`.
 
 Simplifications:
-- The control plane is the store and the API server for now; the scheduler
-  and the controllers join it in the next part of the book.
+- The control plane here is the store and the API server;
+  :class:`~kitlib.cluster.local.LocalCluster` adds the scheduler, the
+  controller manager and nodes.
 - One API server; no leader election or load balancer in front of it.
 """
 

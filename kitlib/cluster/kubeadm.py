@@ -85,8 +85,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def init(data_dir: Path, *, port: int = DEFAULT_PORT, store: str | None = None) -> dict[str, Any]:
-    """Start the control plane in the background and wait until it answers; its state record."""
+def init(data_dir: Path, *, port: int = DEFAULT_PORT, store: str | None = None, nodes: int = 0) -> dict[str, Any]:
+    """Start the control plane in the background and wait until it answers; its state record.
+
+    With ``nodes``, the whole cluster: the scheduler, the controller manager
+    and that many simulated nodes too (``kit up --simulated``).
+    """
     running = read_state(data_dir)
     if running:
         raise KitError(f"a control plane is already running from {data_dir} (pid {running['pid']}, {running['url']}); "
@@ -98,7 +102,9 @@ def init(data_dir: Path, *, port: int = DEFAULT_PORT, store: str | None = None) 
     (data_dir / STATE).unlink(missing_ok=True)
     command = [sys.executable, "-m", "kitlib.cluster.kubeadm", "serve", str(data_dir), str(port)]
     if store:
-        command.append(store)
+        command += ["--store", store]
+    if nodes:
+        command += ["--nodes", str(nodes)]
     with open(data_dir / LOG, "ab") as log_file:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                    start_new_session=True, cwd=data_dir)
@@ -120,16 +126,23 @@ def _last_line(path: Path) -> str:
     return lines[-1] if lines else "no output"
 
 
-def serve(data_dir: Path, port: int, store: str | None = None) -> int:
-    """The background process: run the control plane until SIGTERM or SIGINT."""
+def serve(data_dir: Path, port: int, store: str | None = None, nodes: int = 0) -> int:
+    """The background process: run the control plane (and, with ``nodes``, the whole cluster) until SIGTERM or SIGINT."""
     import logging
+
+    from kitlib.cluster.local import LocalCluster
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        plane = ControlPlane(data_dir, store=store, port=port).start()
+        if nodes:
+            cluster = LocalCluster(nodes, data_dir=data_dir, store=store, port=port).up()
+            plane, stop_all = cluster.plane, cluster.down
+        else:
+            plane = ControlPlane(data_dir, store=store, port=port).start()
+            stop_all = plane.stop
     except KitError as err:
         print(f"kit: {err}", flush=True)
         return 1
@@ -140,7 +153,7 @@ def serve(data_dir: Path, port: int, store: str | None = None) -> int:
     gc.freeze()
     gc.callbacks.append(lambda phase, info: gc.freeze() if phase == "stop" and info["generation"] == 2 else None)
     state = {"pid": os.getpid(), "url": plane.url, "port": plane.apiserver.port, "kubeconfig": str(plane.kubeconfig),
-             "store": plane.store_url, "started": time.time()}
+             "store": plane.store_url, "nodes": nodes, "started": time.time()}
     tmp = data_dir / (STATE + ".tmp")
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(data_dir / STATE)  # written whole, so a reader never sees half a record
@@ -148,7 +161,7 @@ def serve(data_dir: Path, port: int, store: str | None = None) -> int:
         stop.wait()
     finally:
         (data_dir / STATE).unlink(missing_ok=True)
-        plane.stop()
+        stop_all()
     return 0
 
 
@@ -174,7 +187,13 @@ def down(data_dir: Path, *, purge: bool = False, timeout: float = 10.0) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 4 and sys.argv[1] == "serve":
-        sys.exit(serve(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None))
-    print("usage: python -m kitlib.cluster.kubeadm serve DATA_DIR PORT [STORE]", file=sys.stderr)
-    sys.exit(2)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kitlib.cluster.kubeadm", description="the background process of kit init/up")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("port", type=int)
+    parser.add_argument("--store")
+    parser.add_argument("--nodes", type=int, default=0)
+    args = parser.parse_args()
+    sys.exit(serve(args.data_dir, args.port, args.store, args.nodes))
