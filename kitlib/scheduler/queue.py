@@ -50,7 +50,6 @@ Simplifications:
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 import time as _real_time
@@ -62,11 +61,12 @@ from kitlib.api.meta import key_of
 from kitlib.client.workqueue import Empty, sleep_until
 from kitlib.clock import Clock
 from kitlib.errors import KitError
+from kitlib.scheduler.heap import Heap, Less
+from kitlib.scheduler.nodeinfo import pod_priority
 
 log = logging.getLogger(__name__)
 
 Pod = dict[str, Any]
-Less = Callable[["QueuedPodInfo", "QueuedPodInfo"], bool]  # a queue-sort plugin's Less
 
 # Sub-queue names, as kube's logs and metrics spell them.
 ACTIVE_Q, BACKOFF_Q, UNSCHEDULABLE_PODS = "activeQ", "backoffQ", "unschedulablePods"
@@ -110,83 +110,10 @@ class QueuedPodInfo:
         return key_of(self.pod)
 
 
-def pod_priority(pod: Pod) -> int:
-    """``spec.priority``, 0 when unset (``corev1helpers.PodPriority``)."""
-    return (pod.get("spec") or {}).get("priority") or 0
-
-
 def priority_then_timestamp(a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
     """PrioritySort's ``Less``: higher priority first, then the one queued earlier."""
     pa, pb = pod_priority(a.pod), pod_priority(b.pod)
     return pa > pb or (pa == pb and a.timestamp < b.timestamp)
-
-
-class _Heap:
-    """Queued pod infos by key, handed out in ``less`` order (kube's ``internal/heap``).
-
-    Ties under ``less`` go in insertion order, so equal pods leave FIFO even
-    when a FakeClock gives them one timestamp. An entry's place is fixed when
-    it is pushed: never change what ``less`` reads while the info is inside.
-    """
-
-    def __init__(self, less: Less) -> None:
-        self._less = less
-        self._items: list[_Entry] = []
-        self._by_key: dict[str, _Entry] = {}
-        self._sequence = 0
-
-    def add_or_update(self, info: QueuedPodInfo) -> None:
-        old = self._by_key.get(info.key)
-        if old is not None:
-            self._remove(old)
-            sequence = old.sequence  # an update keeps its place among equals
-        else:
-            self._sequence += 1
-            sequence = self._sequence
-        entry = _Entry(self._less, sequence, info)
-        self._by_key[info.key] = entry
-        heapq.heappush(self._items, entry)
-
-    def delete(self, key: str) -> None:
-        if (entry := self._by_key.get(key)) is not None:
-            self._remove(entry)
-
-    def _remove(self, entry: _Entry) -> None:
-        del self._by_key[entry.info.key]
-        self._items.remove(entry)
-        heapq.heapify(self._items)
-
-    def peek(self) -> QueuedPodInfo | None:
-        return self._items[0].info if self._items else None
-
-    def pop(self) -> QueuedPodInfo:
-        entry = heapq.heappop(self._items)
-        del self._by_key[entry.info.key]
-        return entry.info
-
-    def get(self, key: str) -> QueuedPodInfo | None:
-        entry = self._by_key.get(key)
-        return entry.info if entry else None
-
-    def in_order(self) -> list[QueuedPodInfo]:
-        return [entry.info for entry in sorted(self._items)]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-@dataclass(eq=False, slots=True)
-class _Entry:
-    less: Less
-    sequence: int  # insertion order: the tie-breaker
-    info: QueuedPodInfo
-
-    def __lt__(self, other: _Entry) -> bool:
-        if self.less(self.info, other.info):
-            return True
-        if self.less(other.info, self.info):
-            return False
-        return self.sequence < other.sequence
 
 
 @dataclass(frozen=True)
@@ -221,8 +148,8 @@ class SchedulingQueue:
         self.unschedulable_timeout = unschedulable_timeout  # kube's podMaxInUnschedulablePodsDuration
         self.queueing_hints = None if queueing_hints is None else {p: set(e) for p, e in queueing_hints.items()}
         self._cond = threading.Condition()
-        self._active = _Heap(less)
-        self._backoff = _Heap(lambda a, b: self.backoff_expiry(a) < self.backoff_expiry(b))
+        self._active = Heap(less)
+        self._backoff = Heap(lambda a, b: self.backoff_expiry(a) < self.backoff_expiry(b))
         self._unschedulable: dict[str, QueuedPodInfo] = {}
         # A cycle is one pop; a pod that failed in a cycle <= _move_request_cycle
         # may have missed the event that helps it, so it must not be parked.
