@@ -35,6 +35,8 @@ grade: setup
 bench: setup
 	$(PY) bench/store.py
 	$(PY) bench/apiserver.py
+	$(PY) bench/scheduler.py
+	$(PY) bench/startup.py
 
 clean:
 	rm -rf _build .venv .web .pytest_cache .import_linter_cache *.egg-info
