@@ -19,14 +19,15 @@ The life of an assumed Pod (``cache.go``'s state machine)::
 confirms just the same. A Pod bound to another Node than assumed (someone
 else bound it) moves to where the informer says.
 
-:meth:`Cache.snapshot` hands a cycle its own NodeInfos: clones that share the
-Node and Pod dicts (never written) but not the Pod lists and sums, so the
-cache may change while a cycle runs.
+:meth:`Cache.snapshot` hands a cycle NodeInfos of its own: clones that
+share the Node and Pod dicts (never written) but not the Pod lists and sums,
+so the cache may change while a cycle runs. Clones of unchanged Nodes are
+reused from one cycle to the next; a cycle only reads them.
 
 Simplifications:
-- The snapshot clones every NodeInfo each cycle, O(nodes); kube copies only
-  the NodeInfos whose generation moved since the last snapshot, and orders
-  Nodes zone by zone (``nodeTree``); here they are sorted by name.
+- The snapshot re-clones the NodeInfos changed since the last one (kube
+  compares generations) but still hands out a new list each cycle; Nodes are
+  sorted by name, where kube orders them zone by zone (``nodeTree``).
 - Expired assumed Pods are cleaned when a snapshot is taken (kube runs a
   cleanup goroutine every second).
 - No image states, no PodAffinity/ports bookkeeping (NodeInfo has none).
@@ -85,6 +86,11 @@ class Cache:
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[str, _PodState] = {}  # pod key -> state, for every Pod in the cache
         self._assumed: set[str] = set()
+        # The last snapshot's clones, and the Nodes changed since: a snapshot re-clones only those
+        # (kube's UpdateSnapshot compares generations for the same reason: a cycle must not cost O(nodes)).
+        self._snapshot: dict[str, NodeInfo] = {}
+        self._order: list[str] = []
+        self._dirty: set[str] = set()
 
     # -- Nodes ----------------------------------------------------------------------------------
 
@@ -94,6 +100,7 @@ class Cache:
         with self._lock:
             old = self._nodes.get(name)
             self._nodes[name] = NodeInfo.of(node, old.pods if old else ())
+            self._dirty.add(name)
 
     update_node = add_node
 
@@ -104,6 +111,7 @@ class Cache:
             info = self._nodes.get(name)
             if info is None:
                 return
+            self._dirty.add(name)
             if info.pods:
                 self._nodes[name] = NodeInfo.of({}, info.pods)
             else:
@@ -117,9 +125,11 @@ class Cache:
         if info is None:
             info = self._nodes[name] = NodeInfo({})
         info.add_pod(pod)
+        self._dirty.add(name)
 
     def _remove_locked(self, pod: Obj) -> None:
         info = self._nodes.get(_node_of(pod))
+        self._dirty.add(_node_of(pod))
         if info is None or not info.remove_pod(pod):
             log.debug("pod %s was not on node %r in the cache", key_of(pod), _node_of(pod))
             return
@@ -213,7 +223,17 @@ class Cache:
         """This cycle's Nodes: clones, by name, only Nodes whose Node object is known (``UpdateSnapshot``)."""
         self.cleanup_assumed_pods()
         with self._lock:
-            return [self._nodes[name].clone() for name in sorted(self._nodes) if self._nodes[name].node]
+            if self._dirty:
+                for name in self._dirty:
+                    info = self._nodes.get(name)
+                    if info is not None and info.node:
+                        self._snapshot[name] = info.clone()
+                    else:
+                        self._snapshot.pop(name, None)
+                self._order = sorted(self._snapshot)
+                self._dirty.clear()
+            # Shared between cycles: a cycle reads its NodeInfos and never changes them (preemption clones).
+            return [self._snapshot[name] for name in self._order]
 
     def node_names(self) -> list[str]:
         with self._lock:
