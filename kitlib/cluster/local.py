@@ -35,6 +35,7 @@ from typing import Any
 from kitlib.clock import Clock
 from kitlib.cluster.controlplane import ControlPlane
 from kitlib.cluster.sim import SimulatedCluster
+from kitlib.controllers.hpa import SimulatedMetrics
 from kitlib.controllers.manager import ControllerManager
 from kitlib.scheduler.scheduler import Scheduler
 
@@ -45,10 +46,13 @@ class LocalCluster:
     """Control plane + scheduler + controller manager + simulated nodes, started and stopped together."""
 
     def __init__(self, nodes: int = 3, *, data_dir: Path | str | None = None, store: str | None = None, port: int = 0,
-                 clock: Clock | None = None, seed: int = 0, **kubelet_options: Any) -> None:
+                 clock: Clock | None = None, seed: int = 0, controllers: tuple[str, ...] = ("*",),
+                 **kubelet_options: Any) -> None:
+        """``controllers`` as kube-controller-manager's ``--controllers`` (``"*"``, ``"-job"``...)."""
         self.plane = ControlPlane(data_dir, store=store or (None if data_dir else "memory://"), port=port, clock=clock,
                                   rng=random.Random(seed))
         self.nodes, self.seed, self.kubelet_options = nodes, seed, kubelet_options
+        self.controller_names = controllers
         self.scheduler: Scheduler | None = None
         self.controllers: ControllerManager | None = None
         self.sim: SimulatedCluster | None = None
@@ -66,12 +70,16 @@ class LocalCluster:
         try:
             clock, seed = plane.clock, self.seed
             # Each component gets its own generator derived from the seed: one replays, whatever the others do.
+            # The HPA reads the hollow nodes' CPU numbers (kube's metrics-server), once the nodes exist.
+            metrics = SimulatedMetrics()
             self.controllers = ControllerManager(
                 plane.client(in_process=True, user="system:kube-controller-manager", groups=()), clock,
-                random.Random(f"{seed}/controller-manager"), identity="kube-controller-manager-0").start()
+                random.Random(f"{seed}/controller-manager"), identity="kube-controller-manager-0",
+                controllers=self.controller_names, metrics=metrics).start()
             self.scheduler = Scheduler(plane.client(in_process=True, user="system:kube-scheduler", groups=()), clock,
                                        random.Random(f"{seed}/scheduler")).run()
             self.sim = SimulatedCluster(plane, self.nodes, clock, seed, **self.kubelet_options).start()
+            metrics.cluster = self.sim
         except BaseException:
             self.down()
             raise

@@ -29,7 +29,7 @@ import random
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from kitlib.api.meta import new_uid
 from kitlib.client.leaderelection import LeaderElector
@@ -37,9 +37,15 @@ from kitlib.client.rest import ALL_NAMESPACES, Client
 from kitlib.clock import Clock, RealClock
 from kitlib.controllers.base import Controller
 from kitlib.controllers.deployment import DeploymentController
+from kitlib.controllers.cronjob import CronJobController
+from kitlib.controllers.daemonset import DaemonSetsController
+from kitlib.controllers.endpoints import EndpointsController
 from kitlib.controllers.garbage_collector import GarbageCollector
+from kitlib.controllers.hpa import HorizontalController
+from kitlib.controllers.job import JobController
 from kitlib.controllers.node_lifecycle import NodeLifecycleController
 from kitlib.controllers.replicaset import ReplicaSetController
+from kitlib.controllers.statefulset import StatefulSetController
 from kitlib.errors import KitError
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,7 @@ class ControllerContext:
     rng: random.Random
     namespace: str = ALL_NAMESPACES
     resync_period: float = 0.0
+    metrics: Any = None  # the HPA's MetricsSource (kube's metrics-server); None: no metrics
 
 
 ControllerFactory = Callable[[ControllerContext], Controller]
@@ -77,6 +84,19 @@ CONTROLLERS: dict[str, ControllerFactory] = {
     # Nodes are cluster-wide; the namespace only limits which Pods it may evict.
     "nodelifecycle": lambda ctx: NodeLifecycleController(ctx.client, clock=ctx.clock, rng=ctx.rng,
                                                          namespace=ctx.namespace, resync_period=ctx.resync_period),
+    "cronjob": lambda ctx: CronJobController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                             resync_period=ctx.resync_period),
+    "statefulset": lambda ctx: StatefulSetController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                                     resync_period=ctx.resync_period),
+    "endpoint": lambda ctx: EndpointsController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                                resync_period=ctx.resync_period),
+    "daemonset": lambda ctx: DaemonSetsController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                                  resync_period=ctx.resync_period),
+    "job": lambda ctx: JobController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
+                                     resync_period=ctx.resync_period),
+    "horizontalpodautoscaling": lambda ctx: HorizontalController(ctx.client, metrics=ctx.metrics, clock=ctx.clock,
+                                                                 rng=ctx.rng, namespace=ctx.namespace,
+                                                                 resync_period=ctx.resync_period),
 }
 
 
@@ -115,6 +135,7 @@ class ControllerManager:
         lease_duration: float = 15.0,
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
+        metrics: Any = None,
     ) -> None:
         self.client = client
         self.clock = clock or RealClock()
@@ -123,7 +144,7 @@ class ControllerManager:
         self.identity = identity or f"{socket.gethostname()}_{new_uid(self.rng)}"
         self.registry = dict(CONTROLLERS if registry is None else registry)
         self.enabled = select_controllers(controllers, self.registry)
-        self.context = ControllerContext(client, self.clock, self.rng, namespace, resync_period)
+        self.context = ControllerContext(client, self.clock, self.rng, namespace, resync_period, metrics)
         self.leader_elect = leader_elect
         self.running: dict[str, Controller] = {}
         self._lock = threading.Lock()  # guards running

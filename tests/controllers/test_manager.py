@@ -64,7 +64,8 @@ def test_unknown_controllers_are_refused():
 
 
 def test_the_registry_holds_the_controllers_written_so_far():
-    assert {"replicaset", "deployment", "nodelifecycle", "garbagecollector"} <= set(CONTROLLERS)
+    assert set(CONTROLLERS) == {"replicaset", "deployment", "nodelifecycle", "garbagecollector", "endpoint", "daemonset",
+                                "job", "cronjob", "statefulset", "horizontalpodautoscaling"}
 
 
 def test_only_the_leader_acts_and_a_standby_takes_over_when_it_dies(client, ns, managers):
