@@ -108,15 +108,20 @@ def test_scale_up_and_down(env, policy, in_order):
     sets.create(statefulset("web", 3, policy), namespace=ns)
     wait_until(lambda: status(admin, ns, "web").get("readyReplicas") == 3, 15, "never 3 ready replicas")
     assert events.order("ADDED") == ["web-0", "web-1", "web-2"]
-    # OrderedReady: each Pod is created only after its predecessor is Running and Ready; Parallel: at once.
-    assert [events.ready_before_added(f"web-{i}", f"web-{i + 1}") for i in range(2)] == [in_order] * 2
+    if in_order:
+        # OrderedReady: each Pod is created only after its predecessor is Running and Ready. (Parallel creates
+        # them at once; whether one is ready before the next is added then depends on the machine's load.)
+        assert [events.ready_before_added(f"web-{i}", f"web-{i + 1}") for i in range(2)] == [True] * 2
     pod = admin.pods(ns).get("web-1")
     assert pod["metadata"]["labels"][POD_NAME_LABEL] == "web-1"
     assert pod["metadata"]["labels"][POD_INDEX_LABEL] == "1"
     assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("web-1", "svc")
     sets.patch("web", {"spec": {"replicas": 1}}, "merge", namespace=ns)
     wait_until(lambda: ready_pods(admin, ns) == ["web-0"] and status(admin, ns, "web").get("replicas") == 1, 15)
-    assert events.order("DELETED") == ["web-2", "web-1"]  # the highest ordinal first
+    if in_order:
+        assert events.order("DELETED") == ["web-2", "web-1"]  # the highest ordinal first
+    else:
+        assert sorted(events.order("DELETED")) == ["web-1", "web-2"]  # at once: in no promised order
 
 
 def test_rolling_update_in_reverse_order(env):
