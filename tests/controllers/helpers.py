@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
 
 from kitlib.api.meta import rfc3339
@@ -94,3 +96,19 @@ def advance_until(clock, predicate, *, step: float = 1.0, limit: float = 60.0, s
         if clock.now() - start >= limit:
             raise AssertionError(f"condition not met within {limit} simulated seconds")
         clock.advance(step)
+
+
+@contextlib.contextmanager
+def cluster_with(controller_class, name: str, seed: int, start_delay: float = 0.1):
+    """A whole local cluster whose controller manager leaves out ``name``, and this test's own copy of it running."""
+    from kitlib.cluster.local import up
+
+    running = up(nodes=3, start_delay=start_delay, controllers=("*", f"-{name}"))
+    controller = controller_class(running.client(in_process=True, user="system:kube-controller-manager", groups=()),
+                                  rng=random.Random(seed)).run()
+    try:
+        assert controller.wait_for_sync(5)
+        yield running
+    finally:
+        controller.stop()
+        running.down()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import random
 
 import pytest
 
-from kitlib.cluster.local import up
 from kitlib.controllers.daemonset import (
     REVISION_HASH,
     DaemonSetsController,
@@ -16,7 +14,7 @@ from kitlib.controllers.daemonset import (
     pin_to_node,
     target_node,
 )
-from tests.controllers.helpers import IMAGE, wait_until
+from tests.controllers.helpers import IMAGE, cluster_with, wait_until
 
 
 def _node(name="n1", labels=None, taints=None):
@@ -88,13 +86,8 @@ _namespaces = itertools.count()
 
 @pytest.fixture(scope="module")
 def cluster():
-    running = up(nodes=3, start_delay=0.1, controllers=("*", "-daemonset"))  # this test runs its own
-    client = running.client(in_process=True, user="system:kube-controller-manager", groups=())
-    controller = DaemonSetsController(client, rng=random.Random(5)).run()
-    assert controller.wait_for_sync(5)
-    yield running
-    controller.stop()
-    running.down()
+    with cluster_with(DaemonSetsController, "daemonset", seed=5) as running:
+        yield running
 
 
 @pytest.fixture

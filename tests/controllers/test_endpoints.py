@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import random
 
 import pytest
 
 from kitlib.api.errors import NotFound
-from kitlib.cluster.local import up
 from kitlib.controllers.endpoints import (
     HEADLESS_LABEL,
     TRIGGER_TIME_ANNOTATION,
@@ -15,7 +13,7 @@ from kitlib.controllers.endpoints import (
     desired_subsets,
     find_port,
 )
-from tests.controllers.helpers import IMAGE, holds_for, wait_until
+from tests.controllers.helpers import IMAGE, cluster_with, holds_for, wait_until
 
 
 def _pod(name, ip="", *, ready=True, phase="Running", policy="Always", node="node-0001", ports=None, deleting=False,
@@ -95,13 +93,8 @@ def test_find_port(target, expected):
 
 @pytest.fixture(scope="module")
 def cluster():
-    running = up(nodes=3, start_delay=0.1, controllers=("*", "-endpoint"))  # this test runs its own
-    client = running.client(in_process=True, user="system:kube-controller-manager", groups=())
-    controller = EndpointsController(client, rng=random.Random(3)).run()
-    assert controller.wait_for_sync(5)
-    yield running
-    controller.stop()
-    running.down()
+    with cluster_with(EndpointsController, "endpoint", seed=3) as running:
+        yield running
 
 
 @pytest.fixture

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import itertools
-import random
 
 import pytest
 
 from kitlib.cluster.hollow import EXIT_CODE, RUN_SECONDS
-from kitlib.cluster.local import up
 from kitlib.controllers.job import TRACKING_FINALIZER, JobController
-from tests.controllers.helpers import IMAGE, holds_for, wait_until
+from tests.controllers.helpers import IMAGE, cluster_with, holds_for, wait_until
 
 _namespaces = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    running = up(nodes=3, start_delay=0.1, controllers=("*", "-job"))  # this test runs its own
-    client = running.client(in_process=True, user="system:kube-controller-manager", groups=())
-    controller = JobController(client, rng=random.Random(11)).run()
-    assert controller.wait_for_sync(5)
-    yield running
-    controller.stop()
-    running.down()
+    with cluster_with(JobController, "job", seed=11) as running:
+        yield running
 
 
 @pytest.fixture
