@@ -12,6 +12,7 @@ Simplifications:
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from typing import Protocol
@@ -49,12 +50,21 @@ class FakeClock:
     ``sleep`` blocks until another thread advances the clock far enough, so a
     component's background thread waits on simulated time exactly as it would
     on real time.
+
+    The clock also keeps the moments components are waiting for: ``sleep``
+    notes its own, and a component that polls (a delaying work queue, a
+    timer loop) calls :meth:`expect`. Whoever drives the simulation reads
+    :meth:`next_expected` and moves the clock from one such moment to the
+    next, so nothing that was due is skipped over (the discrete-event
+    simulation of the 500 Lines Paxos cluster).
     """
 
     def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._wall_offset = wall_start - start
         self._cond = threading.Condition()
+        self._expected: list[float] = []  # a heap of moments someone waits for; passed ones are dropped lazily
+        self._expected_set: set[float] = set()  # the same moments, so a poll loop noting one often adds it once
 
     def now(self) -> float:
         with self._cond:
@@ -69,10 +79,30 @@ class FakeClock:
             raise ValueError("a clock never goes backwards")
         with self._cond:
             self._now += seconds
+            while self._expected and self._expected[0] <= self._now:  # passed: forget them
+                self._expected_set.discard(heapq.heappop(self._expected))
             self._cond.notify_all()
 
     def sleep(self, seconds: float) -> None:
         with self._cond:
             deadline = self._now + seconds
+            self._expect_locked(deadline)
             while self._now < deadline:
                 self._cond.wait()
+
+    def expect(self, deadline: float) -> None:
+        """Note that something will happen at ``deadline`` (simulated seconds) if the clock gets there."""
+        with self._cond:
+            self._expect_locked(deadline)
+
+    def _expect_locked(self, deadline: float) -> None:
+        if deadline > self._now and deadline not in self._expected_set:
+            self._expected_set.add(deadline)
+            heapq.heappush(self._expected, deadline)
+
+    def next_expected(self) -> float | None:
+        """The soonest moment still ahead that some component waits for, or None."""
+        with self._cond:
+            while self._expected and self._expected[0] <= self._now:
+                self._expected_set.discard(heapq.heappop(self._expected))
+            return self._expected[0] if self._expected else None

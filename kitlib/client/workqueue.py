@@ -113,6 +113,9 @@ def real_seconds_until(clock: Clock, deadline: float) -> float:
         return 0.0
     if isinstance(clock, RealClock):
         return remaining
+    expect = getattr(clock, "expect", None)
+    if expect is not None:  # tell a FakeClock's driver that this moment matters (see FakeClock.expect)
+        expect(deadline)
     return POLL_SECONDS
 
 
@@ -348,6 +351,9 @@ class DelayingQueue(WorkQueue):
                 self._add_locked(key)
                 return
             ready_at = self.clock.now() + delay
+            expect = getattr(self.clock, "expect", None)
+            if expect is not None:  # a simulation's driver must stop the clock there (FakeClock.expect)
+                expect(ready_at)
             current = self._waiting.get(key)
             if current is not None and current[0] <= ready_at:
                 return  # already due sooner
