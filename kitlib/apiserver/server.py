@@ -51,6 +51,7 @@ from kitlib.apiserver.handler import MAX_BODY, Handler, Request, Response, json_
 from kitlib.apiserver.pki import PKI
 from kitlib.apiserver.priority import Priority
 from kitlib.apiserver.rbac import RBACAuthorizer
+from kitlib.apiserver.rbac_source import RegistryRBAC
 from kitlib.apiserver.registry import Registry
 from kitlib.apiserver.resources import Resource, for_kind, lookup
 from kitlib.apiserver.schema import check_fields
@@ -63,31 +64,6 @@ log = logging.getLogger(__name__)
 ADMIN_USER, ADMIN_GROUPS = "kit-admin", ("system:masters",)
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to finish TLS before its connection is dropped
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-class RegistryRBAC:
-    """RBAC objects read from the registry, for the authorizer (an ``RBACSource``)."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-
-    def _get(self, kind: str, namespace: str, name: str) -> dict | None:
-        try:
-            return self.registry.get(for_kind("rbac.authorization.k8s.io/v1", kind), namespace or None, name)
-        except NotFound:
-            return None
-
-    def list_cluster_role_bindings(self):
-        return self.registry.list(for_kind("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"))["items"]
-
-    def get_cluster_role(self, name: str):
-        return self._get("ClusterRole", "", name)
-
-    def list_role_bindings(self, namespace: str):
-        return self.registry.list(for_kind("rbac.authorization.k8s.io/v1", "RoleBinding"), namespace)["items"]
-
-    def get_role(self, namespace: str, name: str):
-        return self._get("Role", namespace, name)
 
 
 class APIServer:
@@ -111,7 +87,8 @@ class APIServer:
         self.registry = Registry(store, clock=self.clock, rng=rng or random.Random())
         self.pki = PKI(pki_dir)
         self.authenticator = Authenticator(tokens or {})
-        self.authorizer = RBACAuthorizer(RegistryRBAC(self.registry))
+        self.rbac_source = RegistryRBAC(self.registry)  # cached, kept fresh by watches (kube: informers)
+        self.authorizer = RBACAuthorizer(self.rbac_source)
         rng = self.registry.rng
         self.service_ips = ServiceIPAllocator(store, service_cidr, rng=rng)
         self.node_ports = PortAllocator(store, node_port_range, rng=rng)
@@ -186,6 +163,7 @@ class APIServer:
             self._httpd.server_close()
             self._httpd = None
         self.workers.shutdown(wait=False, cancel_futures=True)
+        self.rbac_source.close()
 
     def write_kubeconfig(self, path: Path | str, name: str = "admin", user: str = ADMIN_USER,
                          groups: tuple[str, ...] = ADMIN_GROUPS) -> Path:
