@@ -99,13 +99,23 @@ def freeze(obj: Any) -> Any:
     never learning the rule that client-go relies on. Freezing also makes
     the ``old`` object given to ``on_update`` a snapshot nobody can change.
     """
+    kind = type(obj)
+    # Every object of every watch event passes here, so the plain JSON types are tested first and the
+    # children are recursed into only when they are not leaves (half the calls of a naive walk).
+    if kind is dict:
+        return ReadOnlyDict({k: v if type(v) in _DONE else freeze(v) for k, v in obj.items()})
+    if kind is list or kind is tuple:
+        return ReadOnlyList([v if type(v) in _DONE else freeze(v) for v in obj])
     if isinstance(obj, (ReadOnlyDict, ReadOnlyList)):
         return obj
-    if isinstance(obj, dict):
-        return ReadOnlyDict((k, freeze(v)) for k, v in obj.items())
+    if isinstance(obj, dict):  # another mapping type: frozen as a plain dict would be
+        return freeze(dict(obj))
     if isinstance(obj, (list, tuple)):
-        return ReadOnlyList(freeze(v) for v in obj)
+        return freeze(list(obj))
     return obj  # str, int, float, bool, None: immutable already
+
+
+_DONE = frozenset((str, int, float, bool, type(None), ReadOnlyDict, ReadOnlyList))  # nothing to freeze inside
 
 
 # -- the cache ---------------------------------------------------------------
