@@ -55,6 +55,7 @@ import threading
 import time as _real_time
 from typing import Any, Hashable
 
+from kitlib.api.errors import AlreadyExists, Conflict
 from kitlib.api.meta import controller_of, key_of, namespace, uid
 from kitlib.client.indexer import NAMESPACE_INDEX, DeletedFinalStateUnknown, deletion_handling_key, namespace_index
 from kitlib.client.informer import SharedInformer, wait_for_cache_sync
@@ -275,8 +276,11 @@ class Controller(abc.ABC):
                           exc_info=log.isEnabledFor(logging.DEBUG))
                 self.queue.forget(key)
                 return
-            log.warning("%s: error syncing %s (retry %d): %s", self.name, key, retries + 1, err,
-                        exc_info=log.isEnabledFor(logging.DEBUG))
+            # A Conflict is the expected race of a write from a cache one event behind (the optimistic
+            # concurrency every controller lives with): the retry reads the newer object. Not a warning.
+            level = logging.INFO if isinstance(err, (Conflict, AlreadyExists)) else logging.WARNING
+            log.log(level, "%s: error syncing %s (retry %d): %s", self.name, key, retries + 1, err,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
             self.queue.add_rate_limited(key)
         else:
             self.queue.forget(key)
@@ -308,3 +312,8 @@ class Controller(abc.ABC):
 
     def stopped(self) -> bool:
         return self._stopping.is_set()
+
+    def idle(self) -> bool:
+        """Nothing to do now: no key queued or being synced (keys waiting for a later time may remain)."""
+        metrics = self.queue.metrics()
+        return metrics.depth == 0 and metrics.processing == 0

@@ -165,6 +165,12 @@ class ControllerManager:
         """Whether our controllers are running (we hold the Lease and have not stepped down)."""
         return self._leading.is_set()
 
+    def idle(self) -> bool:
+        """Every running controller has synced and has nothing to do now (see :meth:`Controller.idle`)."""
+        with self._lock:
+            running = list(self.running.values())
+        return all(c.has_synced() and c.idle() for c in running)
+
     def start(self) -> "ControllerManager":
         """Stand for election on a background thread (or, without leader election, start the controllers)."""
         if self.elector is None:
