@@ -267,7 +267,7 @@ class DeploymentController(RolloutMixin, Controller):
               "metadata": {"name": f"{name(d)}-{pod_hash}", "namespace": ns, "labels": dict(labels(template)),
                            "ownerReferences": [owner_reference(d, api_version=self.api_version, kind=self.kind)]},
               "spec": {"replicas": 0, "minReadySeconds": min_ready, "selector": selector, "template": template}}
-        rs["spec"]["replicas"] = du.new_rs_new_replicas(d, old_rss + [rs], rs)
+        rs["spec"]["replicas"] = self.new_rs_new_replicas(d, old_rss + [rs], rs)
         du.set_new_replica_set_annotations(d, rs, new_revision, exists=False)
         already_exists = False
         try:

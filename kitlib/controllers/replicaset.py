@@ -11,6 +11,8 @@ ReplicaSet, ``sync`` (``syncReplicaSet``):
    <name>-``, a controller reference that blocks the owner's deletion), in
    slow-start batches of 1, 2, 4..., or deletes the surplus, the cheapest
    Pods first (:func:`~kitlib.controllers.controller_utils.pods_to_delete_first`);
+   how many to create and which to delete is the slot :data:`manage_replicas`
+   (the exercise ``replicaset-sync``), the rest is plumbing;
 3. writes ``status`` through the ``/status`` subresource: ``replicas``,
    ``fullyLabeledReplicas``, ``readyReplicas``, ``availableReplicas``
    (ready for ``minReadySeconds``), ``observedGeneration``, and a
@@ -59,6 +61,7 @@ from kitlib.controllers.controller_utils import (
 )
 from kitlib.controllers.expectations import ControllerExpectations
 from kitlib.controllers.ref_manager import PodControllerRefManager, recheck_deletion_timestamp
+from kitlib.slots import Slot
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,34 @@ Obj = dict[str, Any]
 BURST_REPLICAS = 500  # kube's BurstReplicas: creations or deletions per sync
 STATUS_UPDATE_RETRIES = 1  # statusUpdateRetries: one fresh read and retry after a conflict
 CONTROLLER_UID_INDEX = "controllerUID"
+
+
+def reference_manage_replicas(replicaset: Obj, pods: list[Obj], burst_replicas: int, related_pods: list[Obj],
+                              now: float | None) -> tuple[int, list[Obj]]:
+    """(how many Pods to create, which Pods to delete) so that ``pods`` becomes ``spec.replicas``.
+
+    The decision of kube's ``manageReplicas``: the difference between the
+    active, owned ``pods`` and ``spec.replicas``, at most ``burst_replicas``
+    either way (the rest waits for the next sync, so a broken template fails
+    a few hundred times, not ten thousand); a scale-down picks the Pods that
+    cost least to lose (``getPodsToDelete``, ranked by
+    :func:`~kitlib.controllers.controller_utils.delete_before`, which uses
+    ``related_pods`` to spread survivors over nodes and the wall time ``now``
+    to compare ages). Never both: one of the two is 0 or empty.
+    """
+    diff = len(pods) - ((replicaset.get("spec") or {}).get("replicas", 1))
+    if diff < 0:
+        return min(-diff, burst_replicas), []
+    if diff > 0:
+        return 0, pods_to_delete_first(pods, related_pods, min(diff, burst_replicas), now)
+    return 0, []
+
+
+manage_replicas = Slot(
+    "controllers.replicaset.manage_replicas",
+    reference_manage_replicas,
+    doc="(replicaset, pods, burst_replicas, related_pods, now) -> (create: int, delete: list of Pods).",
+)
 
 
 def controller_uid_index(obj: Obj) -> list[str]:
@@ -228,9 +259,11 @@ class ReplicaSetController(Controller):
     def manage_replicas(self, pods: list[Obj], rs: Obj) -> None:
         """Create or delete Pods so that ``len(pods)`` becomes ``spec.replicas`` (``manageReplicas``)."""
         key = key_of(rs)
-        diff = len(pods) - (rs.get("spec") or {}).get("replicas", 1)
-        if diff < 0:
-            wanted = min(-diff, self.burst_replicas)
+        # The decision is the slot's; expectations, batches, ownership and errors are this method's.
+        surplus = len(pods) > (rs.get("spec") or {}).get("replicas", 1)
+        wanted, doomed = manage_replicas(rs, list(pods), self.burst_replicas,
+                                         self.related_pods(rs) if surplus else [], self.clock.wall())
+        if wanted > 0:
             # Expect before creating: the informer may report the Pods before create() even returns.
             self.expectations.expect_creations(key, wanted)
             log.info("ReplicaSet %s: too few replicas, need %d, creating %d", key, rs["spec"].get("replicas", 1),
@@ -249,11 +282,9 @@ class ReplicaSetController(Controller):
                 self.expectations.creation_observed(key)
             if error is not None:
                 raise error
-        elif diff > 0:
-            surplus = min(diff, self.burst_replicas)
+        elif doomed:
             log.info("ReplicaSet %s: too many replicas, need %d, deleting %d", key, rs["spec"].get("replicas", 1),
-                     surplus)
-            doomed = pods_to_delete_first(pods, self.related_pods(rs), surplus, self.clock.wall())
+                     len(doomed))
             # Expect by key: a deletion may be observed twice (deletionTimestamp, then gone).
             self.expectations.expect_deletions(key, [key_of(pod) for pod in doomed])
             errors = []

@@ -8,7 +8,9 @@ inherits (they are methods of ``*DeploymentController`` in Go):
 - :meth:`RolloutMixin.rollout_rolling`: scale the new ReplicaSet up while
   every ReplicaSet's replicas stay within ``replicas + maxSurge``, scale the
   old ones down while the available Pods stay at ``replicas -
-  maxUnavailable`` or more, unhealthy old Pods first;
+  maxUnavailable`` or more, unhealthy old Pods first; the two numbers of a
+  step (how many to add, how many healthy ones to remove) are the slot
+  :data:`rolling_step` (the exercise ``rolling-update``);
 - :meth:`RolloutMixin.rollout_recreate`: every old ReplicaSet to 0, wait
   until their Pods are gone, then the new one to ``replicas``;
 - :meth:`RolloutMixin.sync_rollout_status`: the status and the
@@ -21,6 +23,11 @@ Simplifications:
 - No Events ("Scaled up replica set ... from 1 to 2" is logged instead).
 - The ``ReplicaFailure`` condition is copied from the new ReplicaSet only
   (kube looks at the new one, then the old ones).
+- :func:`rolling_step` is one function where kube has two
+  (``NewRSNewReplicas`` and the budget of
+  ``scaleDownOldReplicaSetsForRollingUpdate``); the removal of unhealthy
+  old replicas (``cleanupUnhealthyReplicas``) and the Available condition
+  still resolve the fenceposts themselves.
 """
 
 from __future__ import annotations
@@ -30,10 +37,49 @@ from typing import Any, Sequence
 
 from kitlib.api.meta import key_of, name, parse_rfc3339, uid
 from kitlib.controllers import deployment_util as du
+from kitlib.slots import Slot
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+
+
+def reference_rolling_step(replicas: int, max_surge: int | str, max_unavailable: int | str, new_replicas: int,
+                           old_replicas: int, available: int) -> tuple[int, int]:
+    """(replicas to add to the new ReplicaSet, replicas to remove from the old ones) in one RollingUpdate step.
+
+    ``max_surge`` and ``max_unavailable`` are the spec's (an int or a
+    percentage of ``replicas``, :func:`~kitlib.controllers.deployment_util.resolve_fenceposts`);
+    ``new_replicas`` and ``old_replicas`` the ReplicaSets' ``spec.replicas``
+    (the old ones summed), ``available`` the available Pods of all of them.
+    Up: while every ReplicaSet together stays within ``replicas + surge``
+    (``NewRSNewReplicas``); down: while at least ``replicas - unavailable``
+    Pods stay available (``scaleDownOldReplicaSetsForRollingUpdate``).
+    """
+    surge, unavailable = du.resolve_fenceposts(max_surge, max_unavailable, replicas)
+    unavailable = min(unavailable, replicas)  # 1 of 0 replicas would be -1 minimum available
+    up = max(0, min(replicas + surge - (new_replicas + old_replicas), replicas - new_replicas))
+    down = max(0, min(old_replicas, available - (replicas - unavailable)))
+    return up, down
+
+
+rolling_step = Slot(
+    "controllers.rollout.rolling_step",
+    reference_rolling_step,
+    doc="(replicas, max_surge, max_unavailable, new_replicas, old_replicas, available) -> (scale_up, scale_down).",
+)
+
+
+def _step(d: Obj, all_rss: Sequence[Obj | None], old_rss: Sequence[Obj | None]) -> tuple[int, int]:
+    """The slot asked about this Deployment, all its ReplicaSets and the old ones among them."""
+    rolling = ((d.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
+    old = du.spec_replicas(old_rss)
+    return rolling_step(du.replicas(d), rolling.get("maxSurge"), rolling.get("maxUnavailable"),
+                        du.spec_replicas(all_rss) - old, old, du.status_replicas(all_rss, "availableReplicas"))
+
+
+def _rolling_update(d: Obj) -> bool:
+    return ((d.get("spec") or {}).get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
 
 
 class RolloutMixin:
@@ -60,7 +106,14 @@ class RolloutMixin:
             return False
         if du.replicas(new_rs) > want:
             return self.scale_replica_set_and_record_event(new_rs, want, d)[0]
-        return self.scale_replica_set_and_record_event(new_rs, du.new_rs_new_replicas(d, all_rss, new_rs), d)[0]
+        return self.scale_replica_set_and_record_event(new_rs, self.new_rs_new_replicas(d, all_rss, new_rs), d)[0]
+
+    @staticmethod
+    def new_rs_new_replicas(d: Obj, all_rss: Sequence[Obj | None], new_rs: Obj) -> int:
+        """The new ReplicaSet's size now (``NewRSNewReplicas``): the slot's scale-up for RollingUpdate."""
+        if not _rolling_update(d):
+            return du.new_rs_new_replicas(d, all_rss, new_rs)  # Recreate: all at once
+        return du.replicas(new_rs) + _step(d, all_rss, [rs for rs in all_rss if rs is not new_rs])[0]
 
     def reconcile_old_replica_sets(self, all_rss: list[Obj], old_rss: list[Obj], new_rs: Obj, d: Obj) -> bool:
         """Scale old ReplicaSets down as far as availability allows (``reconcileOldReplicaSets``).
@@ -98,11 +151,9 @@ class RolloutMixin:
 
     def scale_down_old_replica_sets_for_rolling_update(self, all_rss: list[Obj], old_rss: list[Obj], d: Obj) -> int:
         """Scale old ReplicaSets down by what is available above the minimum, oldest first."""
-        min_available = du.replicas(d) - du.max_unavailable(d)
-        available = du.status_replicas(all_rss, "availableReplicas")
-        if available <= min_available:
+        total, budget = 0, _step(d, all_rss, old_rss)[1]
+        if budget <= 0:
             return 0  # can't scale down further
-        total, budget = 0, available - min_available
         for rs in sorted(old_rss, key=du.creation_key):
             if total >= budget:
                 break

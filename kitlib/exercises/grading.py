@@ -26,11 +26,13 @@ Simplifications:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -206,3 +208,61 @@ class TimedOut(AssertionError):
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         super().__init__(f"did not finish within {timeout:g} s")
+
+
+class Recorder:
+    """The reader's function as a controller calls it, from the controller's own threads.
+
+    Every call's arguments and answer are kept (``calls``) for the advice;
+    the first exception the function raised is kept too (``error``), since a
+    controller only logs it and retries: :meth:`raise_error` raises it again
+    in the scenario's thread, where :func:`check` reports it.
+    """
+
+    def __init__(self, candidate: Callable[..., Any]) -> None:
+        self.candidate = candidate
+        self.__name__ = getattr(candidate, "__name__", "your function")
+        self._lock = threading.Lock()
+        self.calls: list[tuple[tuple[Any, ...], Any]] = []
+        self.error: BaseException | None = None
+        self._judged = 0  # calls judge_calls has looked at
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            result = self.candidate(*args)
+        except BaseException as error:
+            with self._lock:
+                self.error = self.error or error
+            raise
+        with self._lock:
+            self.calls.append((args, result))
+        return result
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def judge_calls(self, judge: Callable[..., str | None], prefix: str) -> None:
+        """Raise the reader's error, or ``prefix`` + the advice ``judge(args, answer)`` gives the first wrong answer.
+
+        Calls already judged by an earlier look are not judged again.
+        """
+        self.raise_error()
+        while self._judged < len(self.calls):
+            args, answer = self.calls[self._judged]
+            self._judged += 1
+            problem = judge(args, answer)
+            if problem is not None:
+                raise AssertionError(prefix + problem)
+
+
+@contextlib.contextmanager
+def quiet_engine() -> Iterator[None]:
+    """Keep the engine's warnings (a controller retrying after the reader's error) out of the notebook."""
+    logger = logging.getLogger("kitlib")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -15,6 +15,8 @@ from kitlib.exercises import NotWrittenYet, check
 from kitlib.exercises import label_selectors
 from kitlib.exercises.label_selectors import CASES
 
+from .helpers import assert_fails_as, notebook_calls, sorted_calls
+
 ALL_CASES = [
     pytest.param(scenario, params, id=f"{cell}-{scenario.__name__}-{'hidden' if hidden else 'visible'}-{i}")
     for cell, cases in CASES.items()
@@ -197,16 +199,7 @@ WRONG = [
 
 @pytest.mark.parametrize("candidate,failing", WRONG, ids=[w[0].__name__ for w in WRONG])
 def test_wrong_implementations_fail_with_advice(candidate, failing):
-    messages: dict[str, list[str]] = {}
-    for cell, cases in CASES.items():
-        for scenario, params, _hidden in cases:
-            try:
-                check(scenario, candidate, **params)
-            except AssertionError as failure:
-                messages.setdefault(cell, []).append(str(failure))
-    assert set(messages) == set(failing), {cell: msgs[0] for cell, msgs in messages.items()}
-    for cell, phrase in failing.items():
-        assert any(phrase in message for message in messages[cell]), (cell, messages[cell])
+    assert_fails_as(CASES, candidate, failing)
     assert label_selector_matches.current is reference_label_selector_matches
 
 
@@ -268,31 +261,4 @@ def test_an_error_in_the_readers_code_names_its_line():
 
 def test_the_notebook_runs_exactly_the_table():
     """solutions/label-selectors spells out the calls of CASES, cell by cell, visible and hidden alike."""
-    import ast
-    import json
-    import re
-    from pathlib import Path
-
-    notebook = Path(__file__).resolve().parents[2] / "solutions" / "label-selectors" / "label-selectors.ipynb"
-    hidden_block = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-    found = {}
-    points = 0
-    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        if not meta.get("grade"):
-            continue
-        points += meta["points"]
-        source = "".join(cell["source"])
-        hidden = "".join(hidden_block.findall(source))
-        assert hidden.strip(), f"{meta['grade_id']} has no hidden test"
-        calls = []
-        for text, is_hidden in ((hidden_block.sub("", source), False), (hidden, True)):
-            for node in ast.walk(ast.parse(text)):
-                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check":
-                    scenario, candidate = node.args
-                    assert candidate.id == "matches"
-                    params = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
-                    calls.append((getattr(label_selectors, scenario.attr), params, is_hidden))
-        found[meta["grade_id"]] = sorted(calls, key=repr)
-    assert found == {cell: sorted(cases, key=repr) for cell, cases in CASES.items()}
-    assert points == 10
+    assert sorted_calls(notebook_calls("label-selectors", label_selectors, "matches")) == sorted_calls(CASES)

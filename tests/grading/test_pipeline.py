@@ -51,6 +51,82 @@ WRONG_ANSWERS: dict[str, dict[str, tuple[str, set[str]]]] = {
             {"test-single-update", "test-create-missing", "test-refusal"},
         ),
     },
+    "scheduler-score": {
+        # No cap at 1: right until a Node's Pods already request more than it has.
+        "no-cap": (
+            '''def balanced_resource_scorer(requested, allocatable):
+    fractions = [req / alloc for req, alloc in zip(requested, allocatable) if alloc != 0]
+    std = 0.0
+    if len(fractions) == 2:
+        std = abs(fractions[0] - fractions[1]) / 2
+    elif len(fractions) > 2:
+        mean = sum(fractions) / len(fractions)
+        std = (sum((f - mean) ** 2 for f in fractions) / len(fractions)) ** 0.5
+    return int((1 - std) * 100)
+''',
+            {"test-two-resources", "test-more-resources", "test-missing-resources", "test-placement"},
+        ),
+    },
+    "scheduler-filter": {
+        # Resources only, taints ignored: every verdict about cpu and memory is right.
+        "resources-only": (
+            '''def filter_node(pod, node_info):
+    request = pod_resource(pod)
+    reasons, unresolvable = [], False
+    for name, want, used, total in (
+            ("cpu", request.milli_cpu, node_info.requested.milli_cpu, node_info.allocatable.milli_cpu),
+            ("memory", request.memory, node_info.requested.memory, node_info.allocatable.memory)):
+        if want > 0 and want > total - used:
+            reasons.append(f"Insufficient {name}")
+            unresolvable = unresolvable or want > total
+    if not reasons:
+        return None
+    return Status.new(Code.UnschedulableAndUnresolvable if unresolvable else Code.Unschedulable, *reasons)
+''',
+            {"test-fit"},
+        ),
+    },
+    "replicaset-sync": {
+        # The difference and the deletion order right, but no burst cap: fine until a scale exceeds the burst.
+        "no-burst-cap": (
+            '''def manage_replicas(replicaset, pods, burst_replicas, related_pods, now):
+    diff = replicaset["spec"]["replicas"] - len(pods)
+    if diff >= 0:
+        return diff, []
+    order = {"Pending": 0, "Unknown": 1, "Running": 2}
+    def rank(pod):
+        return (bool(pod["spec"].get("nodeName")), order.get((pod.get("status") or {}).get("phase"), 0),
+                is_pod_ready(pod))
+    return 0, sorted(pods, key=rank)[:-diff]
+''',
+            {"test-scale-down-order", "test-self-healing"},
+        ),
+    },
+    "rolling-update": {
+        # maxSurge rounded down like maxUnavailable: right with whole numbers, wrong with percentages.
+        "surge-rounded-down": (
+            '''def rolling_step(replicas, max_surge, max_unavailable, new_replicas, old_replicas, available):
+    def resolve(value):
+        return int(value[:-1]) * replicas // 100 if isinstance(value, str) else value
+    surge, unavailable = resolve(max_surge), resolve(max_unavailable)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    unavailable = min(unavailable, replicas)
+    scale_up = max(0, min(replicas + surge - new_replicas - old_replicas, replicas - new_replicas))
+    return scale_up, max(0, min(old_replicas, available - (replicas - unavailable)))
+''',
+            {"test-step", "test-rollout-no-unavailable", "test-rollout-no-surge"},
+        ),
+    },
+    "hpa-formula": {
+        # The formula without the tolerance: right whenever the load is far from the target.
+        "no-tolerance": (
+            '''def desired_replicas(current_replicas, current_utilisation, target_utilisation, tolerance):
+    return math.ceil(current_replicas * current_utilisation / target_utilisation)
+''',
+            {"test-formula", "test-scale-up", "test-scale-down"},
+        ),
+    },
     "label-selectors": {
         # Equality only: `=`, `==` and `!=` right (absent keys included), set-based operators never match.
         "equality-only": (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kitlib.scheduler.plugins.balanced_allocation import BalancedAllocation, balanced_resource_scorer
+from kitlib.scheduler.plugins.balanced_allocation import BalancedAllocation, balanced_resource_scorer, scorer
 
 from .helpers import info, node, pod, run_score
 
@@ -31,3 +31,17 @@ def test_best_effort_pod_is_skipped():
 ])
 def test_scorer(requested, allocatable, score):
     assert balanced_resource_scorer(requested, allocatable) == score
+
+
+def test_the_plugin_scores_through_the_slot():
+    seen = []
+
+    def spy(requested, allocatable):
+        seen.append((list(requested), list(allocatable)))
+        return 42
+
+    nodes = [info(node("node1", cpu="4000m", memory="10000"))]
+    with scorer.installed(spy):
+        assert run_score(BalancedAllocation(), pod("p", cpu="3000m", memory="5000"), nodes) == {"node1": 42}
+    assert seen == [([3000, 5000], [4000, 10000])]
+    assert scorer.current is balanced_resource_scorer

@@ -12,6 +12,11 @@ It counts actual requests (not the non-zero defaults), and it skips Pods
 that request nothing at all: scoring them would pull every best-effort Pod
 onto the same Node (kubernetes#129138).
 
+The arithmetic is an extension point: the plugin calls the slot
+:data:`scorer` (``scheduler.plugins.balanced_allocation.scorer``), which holds
+:func:`balanced_resource_scorer`, so an exercise can put the reader's
+version in the running scheduler.
+
 Simplifications: none beyond :mod:`.resource_allocation`'s.
 """
 
@@ -23,6 +28,7 @@ from typing import Any, Mapping, Sequence
 from kitlib.scheduler.framework import MAX_NODE_SCORE, Code, CycleState, Handle, Status
 from kitlib.scheduler.nodeinfo import NodeInfo
 from kitlib.scheduler.plugins import resource_allocation as ra
+from kitlib.slots import Slot
 
 NAME = "NodeResourcesBalancedAllocation"
 PRE_SCORE_STATE_KEY = "PreScore" + NAME
@@ -38,6 +44,13 @@ def balanced_resource_scorer(requested: Sequence[int], allocatable: Sequence[int
         mean = sum(fractions) / len(fractions)
         std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
     return int((1 - std) * MAX_NODE_SCORE)  # int() truncates toward zero, as Go's int64() does
+
+
+scorer = Slot(
+    "scheduler.plugins.balanced_allocation.scorer",
+    balanced_resource_scorer,
+    doc="(requested, allocatable) -> int: a Node's balance score, one entry per configured resource.",
+)
 
 
 class BalancedAllocation:
@@ -59,7 +72,7 @@ class BalancedAllocation:
         requests = state.get(PRE_SCORE_STATE_KEY)
         if requests is None:
             requests = ra.pod_request_list(pod, self.resources, use_requested=True)
-        return ra.score_node(balanced_resource_scorer, node_info, self.resources, requests, use_requested=True), None
+        return ra.score_node(scorer, node_info, self.resources, requests, use_requested=True), None
 
     def score_extensions(self) -> None:
         return None

@@ -23,6 +23,12 @@ DefaultBinder                      --
 The order matters: a Node rejected by several Filter plugins reports the
 first, so an untolerated taint is reported before a lack of CPU.
 
+An out-of-tree plugin joins as in kube-scheduler (``app.WithPlugin``): merge
+its factory into the registry and list it in the profile. To take over an
+in-tree plugin's job at one extension point only, as a profile's
+``plugins.filter.disabled`` does, :func:`disable_extension_point` hides that
+plugin's method for that point and keeps the others.
+
 Simplifications:
 - kube's default set also has SchedulingGates, PrioritySort (the queue does
   both here), NodePorts, VolumeRestrictions, NodeVolumeLimits, VolumeBinding,
@@ -33,9 +39,10 @@ Simplifications:
 from __future__ import annotations
 
 import random
+import re
 from typing import Any, Callable
 
-from kitlib.scheduler.framework import PluginSpec, Profile, Registry
+from kitlib.scheduler.framework import PluginFactory, PluginSpec, Profile, Registry
 from kitlib.scheduler.plugins import balanced_allocation, default_binder, default_preemption, node_affinity, \
     node_name, node_resources_fit, node_unschedulable, pod_topology_spread, taint_toleration
 from kitlib.scheduler.plugins.default_binder import Binder
@@ -90,3 +97,33 @@ def new_default_framework(rng: random.Random, binder: Binder | None = None,
                           pdb_lister: Callable[[], list[dict]] | None = None) -> Framework:
     """A :class:`Framework` running :func:`default_profile` with the in-tree plugins."""
     return Framework(default_profile(binder, pdb_lister), in_tree_registry(), rng)
+
+
+class _WithoutMethod:
+    """A plugin seen without one extension point's method; every other attribute is the plugin's own."""
+
+    def __init__(self, plugin: Any, method: str) -> None:
+        self._plugin, self._method = plugin, method
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr == self._method:
+            raise AttributeError(f"{self._plugin.NAME}.{attr} is disabled in this profile")
+        return getattr(self._plugin, attr)
+
+
+def disable_extension_point(registry: Registry, point: str, *names: str) -> Registry:
+    """A copy of ``registry`` whose plugins ``names`` no longer run at ``point`` (kube's ``plugins.<point>.disabled``).
+
+    ``disable_extension_point(in_tree_registry(), "Filter", "TaintToleration")``
+    keeps TaintToleration's Score but drops its Filter, so an out-of-tree
+    Filter plugin can take its place. The framework puts a plugin at every
+    point whose method it has; hiding the method is how this says "not here".
+    """
+    method = re.sub(r"(?<!^)([A-Z])", r"_\1", point).lower()  # "PreFilter" -> "pre_filter"
+    copy = Registry(registry)
+    for name in names:
+        if name not in registry:
+            raise ValueError(f"cannot disable {point} of {name!r}: no such plugin in the registry")
+        factory: PluginFactory = registry[name]
+        copy[name] = lambda args, handle, factory=factory: _WithoutMethod(factory(args, handle), method)
+    return copy
