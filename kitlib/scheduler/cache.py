@@ -26,7 +26,7 @@ reused from one cycle to the next; a cycle only reads them.
 
 Simplifications:
 - The snapshot re-clones the NodeInfos changed since the last one (kube
-  compares generations) but still hands out a new list each cycle; Nodes are
+  compares generations) and hands out a copy of its list each cycle; Nodes are
   sorted by name, where kube orders them zone by zone (``nodeTree``).
 - Expired assumed Pods are cleaned when a snapshot is taken (kube runs a
   cleanup goroutine every second).
@@ -89,7 +89,8 @@ class Cache:
         # The last snapshot's clones, and the Nodes changed since: a snapshot re-clones only those
         # (kube's UpdateSnapshot compares generations for the same reason: a cycle must not cost O(nodes)).
         self._snapshot: dict[str, NodeInfo] = {}
-        self._order: list[str] = []
+        self._list: list[NodeInfo] = []  # the clones sorted by name, and each name's place in it
+        self._index: dict[str, int] = {}
         self._dirty: set[str] = set()
 
     # -- Nodes ----------------------------------------------------------------------------------
@@ -224,16 +225,25 @@ class Cache:
         self.cleanup_assumed_pods()
         with self._lock:
             if self._dirty:
+                resort = False
                 for name in self._dirty:
                     info = self._nodes.get(name)
                     if info is not None and info.node:
+                        resort = resort or name not in self._snapshot
                         self._snapshot[name] = info.clone()
-                    else:
-                        self._snapshot.pop(name, None)
-                self._order = sorted(self._snapshot)
+                    elif self._snapshot.pop(name, None) is not None:
+                        resort = True
+                if resort:  # a Node came or went: kube's updateAllLists; otherwise the order stands
+                    order = sorted(self._snapshot)
+                    self._list = [self._snapshot[name] for name in order]
+                    self._index = {name: i for i, name in enumerate(order)}
+                else:  # usually one or two Nodes took a Pod: swap their clones in place, not O(nodes)
+                    for name in self._dirty:
+                        if name in self._index:
+                            self._list[self._index[name]] = self._snapshot[name]
                 self._dirty.clear()
             # Shared between cycles: a cycle reads its NodeInfos and never changes them (preemption clones).
-            return [self._snapshot[name] for name in self._order]
+            return list(self._list)
 
     def node_names(self) -> list[str]:
         with self._lock:

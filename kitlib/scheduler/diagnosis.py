@@ -135,11 +135,19 @@ def select_host(scores: list[NodePluginScores], rng: random.Random) -> str:
     best = scores[0].total_score
     selected = scores[0].name
     count_of_best = 1
+    getrandbits = rng.getrandbits
     for node in scores[1:]:
         if node.total_score > best:
             best, selected, count_of_best = node.total_score, node.name, 1
         elif node.total_score == best:
             count_of_best += 1
-            if rng.randrange(count_of_best) == 0:  # Go: rand.Intn(cntOfMaxScore) == 0
+            # Go: rand.Intn(cntOfMaxScore) == 0. In a cluster of equal Nodes nearly every Node ties, so
+            # this draws once per scored Node: rng.randrange's own steps, inline (the same draws, so
+            # the same choices): rejection sampling on just enough random bits.
+            bits = count_of_best.bit_length()
+            draw = getrandbits(bits)
+            while draw >= count_of_best:
+                draw = getrandbits(bits)
+            if draw == 0:
                 selected = node.name
     return selected

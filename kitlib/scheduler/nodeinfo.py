@@ -34,6 +34,7 @@ Simplifications:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -59,13 +60,21 @@ def is_scalar_resource_name(name: str) -> bool:
     return "/" in name or name.startswith(("hugepages-", "attachable-volumes-"))
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True is not the quantity 1
+def _parsed(value: str | int | float) -> Fraction:
+    # Every Pod of a workload repeats the same few strings ("100m", "500Mi"), and the cache
+    # parses each Pod several times (assumed, confirmed, PreFilter, PreScore): parse each once.
+    return parse_quantity(value).value
+
+
 def _amounts(resource_list: Mapping[str, Any] | None) -> dict[str, Fraction]:
-    return {name: parse_quantity(value).value for name, value in (resource_list or {}).items()}
+    return {name: _parsed(value) for name, value in (resource_list or {}).items()}
 
 
 def _add(into: dict[str, Fraction], other: Mapping[str, Fraction]) -> None:
     for name, value in other.items():
-        into[name] = into.get(name, Fraction(0)) + value
+        # A first value is stored as it is: most Pods have one container, and Fraction arithmetic is slow.
+        into[name] = into[name] + value if name in into else value
 
 
 def _max(into: dict[str, Fraction], other: Mapping[str, Fraction]) -> None:
@@ -186,12 +195,21 @@ class NodeInfo:
     and preemption's dry run (on a :meth:`clone`) add or remove Pods.
     """
 
+    # Slots and plain attributes: Filter and Score read ``name``, ``labels`` and ``taints`` for
+    # hundreds of Nodes per cycle, so they are looked up once per Node object, not per read
+    # (kube's NodeInfo also holds the parsed Node rather than re-reading the API object).
+    __slots__ = ("node", "pods", "requested", "non_zero_requested", "allocatable", "name", "labels", "taints")
+
     def __init__(self, node: Obj | None = None) -> None:
         self.node: Obj = node or {}
         self.pods: list[Obj] = []
         self.requested = Resource()
         self.non_zero_requested = Resource()
         self.allocatable = Resource.from_list((self.node.get("status") or {}).get("allocatable"))
+        metadata = self.node.get("metadata") or {}
+        self.name: str = metadata.get("name", "")
+        self.labels: dict[str, str] = metadata.get("labels") or {}
+        self.taints: list[Obj] = (self.node.get("spec") or {}).get("taints") or []
 
     @classmethod
     def of(cls, node: Obj, pods: Iterable[Obj] = ()) -> "NodeInfo":
@@ -199,18 +217,6 @@ class NodeInfo:
         for pod in pods:
             info.add_pod(pod)
         return info
-
-    @property
-    def name(self) -> str:
-        return (self.node.get("metadata") or {}).get("name", "")
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return (self.node.get("metadata") or {}).get("labels") or {}
-
-    @property
-    def taints(self) -> list[Obj]:
-        return (self.node.get("spec") or {}).get("taints") or []
 
     def add_pod(self, pod: Obj) -> None:
         self.pods.append(pod)
@@ -231,6 +237,7 @@ class NodeInfo:
         """A copy whose Pod list and sums can change; the Node and Pod dicts are shared, never written."""
         other = NodeInfo.__new__(NodeInfo)
         other.node, other.pods = self.node, list(self.pods)
+        other.name, other.labels, other.taints = self.name, self.labels, self.taints
         other.requested, other.non_zero_requested = self.requested.copy(), self.non_zero_requested.copy()
         other.allocatable = self.allocatable.copy()
         return other

@@ -111,9 +111,17 @@ class QueuedPodInfo:
 
 
 def priority_then_timestamp(a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
-    """PrioritySort's ``Less``: higher priority first, then the one queued earlier."""
+    """PrioritySort's ``Less``: higher priority first, then the one queued earlier, then by name.
+
+    The name only breaks exact ties, which happen on a simulated clock (many
+    Pods queued at one instant); it makes a replay pop them in the same order.
+    """
     pa, pb = pod_priority(a.pod), pod_priority(b.pod)
-    return pa > pb or (pa == pb and a.timestamp < b.timestamp)
+    if pa != pb:
+        return pa > pb
+    if a.timestamp != b.timestamp:
+        return a.timestamp < b.timestamp
+    return a.key < b.key
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from kitlib.errors import KitError
 from kitlib.scheduler.framework import (
@@ -74,7 +74,7 @@ class Framework:
         self.profile = profile
         self.rng = rng if rng is not None else random.Random()
         self._snapshot: list[NodeInfo] = []
-        self._by_name: dict[str, NodeInfo] = {}
+        self._by_name: dict[str, NodeInfo] | None = {}
         self.plugins: dict[str, Any] = {}
         self.weights: dict[str, int] = {}
         for spec in profile.plugins:
@@ -105,12 +105,16 @@ class Framework:
     def set_snapshot(self, node_infos: Iterable[NodeInfo]) -> None:
         """The Nodes this cycle sees (kube: ``Cache.UpdateSnapshot`` at the start of each cycle)."""
         self._snapshot = list(node_infos)
-        self._by_name = {info.name: info for info in self._snapshot}
+        # Built on first use: most cycles never look a Node up by name (a nominated Pod or preemption
+        # does), and building it costs O(nodes) per cycle (kube's Snapshot keeps its map up to date).
+        self._by_name = None
 
     def node_infos(self) -> list[NodeInfo]:
         return list(self._snapshot)
 
     def get_node_info(self, name: str) -> NodeInfo | None:
+        if self._by_name is None:
+            self._by_name = {info.name: info for info in self._snapshot}
         return self._by_name.get(name)
 
     # --- PreFilter and Filter ----------------------------------------------------------------------------
@@ -152,18 +156,26 @@ class Framework:
         state.skip_filter_plugins = skip
         return result, returned, narrowing
 
+    def filter_runner(self, state: CycleState, pod: Obj) -> Callable[[NodeInfo], Status]:
+        """:meth:`run_filter` for one cycle's many Nodes: the plugins PreFilter kept, looked up once, not per Node."""
+        skip = state.skip_filter_plugins
+        filters = tuple((plugin.NAME, plugin.filter) for plugin in self.filter_plugins if plugin.NAME not in skip)
+
+        def run(node_info: NodeInfo) -> Status:
+            for plugin_name, filter_ in filters:
+                status = filter_(state, pod, node_info)
+                if status is not None and status.code:  # None or Code.Success (0): the Node passes
+                    if not status.is_rejected():
+                        # Filter plugins should not return anything but Success or a rejection.
+                        return _error(f"running {plugin_name!r} filter plugin", status, plugin_name)
+                    return status.with_plugin(plugin_name)
+            return SUCCESS
+
+        return run
+
     def run_filter(self, state: CycleState, pod: Obj, node_info: NodeInfo) -> Status:
         """Run the Filter plugins on one Node; the first non-Success status, with its plugin, or Success."""
-        for plugin in self.filter_plugins:
-            if plugin.NAME in state.skip_filter_plugins:
-                continue
-            status = as_status(plugin.filter(state, pod, node_info))
-            if not status.is_success():
-                if not status.is_rejected():
-                    # Filter plugins should not return anything but Success or a rejection.
-                    return _error(f"running {plugin.NAME!r} filter plugin", status, plugin.NAME)
-                return status.with_plugin(plugin.NAME)
-        return SUCCESS
+        return self.filter_runner(state, pod)(node_info)
 
     run_filter_plugins = run_filter  # the Handle's name for it, as in kube
 
@@ -237,38 +249,38 @@ class Framework:
 
         Returns one :class:`NodePluginScores` per Node, in ``nodes`` order;
         each :class:`PluginScore` keeps the raw score and the weight too.
+        Plugin by plugin, as kube's loops are: a column of scores per plugin, NodeScore
+        objects only for the plugins that normalise (the others need none).
         """
         plugins = [p for p in self.score_plugins if p.NAME not in state.skip_score_plugins]
-        per_plugin: dict[str, tuple[list[int], list[NodeScore]]] = {}
+        names = [info.name for info in nodes]
+        columns: list[tuple[str, int, list[int], list[int]]] = []  # (plugin, weight, raw, normalised)
         for plugin in plugins:
+            score = plugin.score
             raw: list[int] = []
+            append = raw.append
             for info in nodes:
-                score, status = plugin.score(state, pod, info)
-                status = as_status(status)
-                if not status.is_success():
+                value, status = score(state, pod, info)
+                if status is not None and status.code:  # anything but Success
                     return [], _error(f"plugin {plugin.NAME!r} failed", status, plugin.NAME)
-                raw.append(int(score))
-            scores = [NodeScore(info.name, value) for info, value in zip(nodes, raw)]
+                append(int(value))
+            final = raw
             extensions = _optional(plugin, "score_extensions")
             if extensions is not None:
+                scores = [NodeScore(name, value) for name, value in zip(names, raw)]
                 status = as_status(extensions.normalize_score(state, pod, scores))
                 if not status.is_success():
                     return [], _error(f"plugin {plugin.NAME!r} failed", status, plugin.NAME)
-            per_plugin[plugin.NAME] = (raw, scores)
-        result = []
-        for i, info in enumerate(nodes):
-            node_scores = NodePluginScores(info.name, [])
-            for plugin in plugins:
-                raw, scores = per_plugin[plugin.NAME]
-                score, weight = scores[i].score, self.weights[plugin.NAME]
-                if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
-                    return [], Status.as_error(
-                        f"plugin {plugin.NAME!r} returns an invalid score {score}, it should in the range of "
-                        f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing").with_plugin(plugin.NAME)
-                node_scores.scores.append(PluginScore(plugin.NAME, score * weight, raw[i], weight))
-                node_scores.total_score += score * weight
-            result.append(node_scores)
-        return result, SUCCESS
+                final = [node_score.score for node_score in scores]
+            columns.append((plugin.NAME, self.weights[plugin.NAME], raw, final))
+        if any(column and (min(column) < MIN_NODE_SCORE or max(column) > MAX_NODE_SCORE)
+               for _, _, _, column in columns):
+            return [], _invalid_score(columns, len(nodes))
+        if not columns:
+            return [NodePluginScores(name, [], 0) for name in names], SUCCESS
+        weighted = [final if weight == 1 else [value * weight for value in final] for _, weight, _, final in columns]
+        totals = map(sum, zip(*weighted))
+        return [_ColumnScores(name, total, columns, i) for i, (name, total) in enumerate(zip(names, totals))], SUCCESS
 
     # --- Reserve to PostBind ---------------------------------------------------------------------------------
 
@@ -336,10 +348,42 @@ class Framework:
             plugin.post_bind(state, pod, node_name)
 
 
+class _ColumnScores(NodePluginScores):
+    """A Node's :class:`NodePluginScores` whose per-plugin list is built when read.
+
+    Selecting a host needs only the totals; the per-plugin :class:`PluginScore`
+    objects (one per plugin per Node, hundreds per cycle) are for explaining a
+    decision, so they are made from the plugins' score columns on demand.
+    """
+
+    __slots__ = ("_columns", "_index")
+
+    def __init__(self, name: str, total: int, columns: list[tuple[str, int, list[int], list[int]]],
+                 index: int) -> None:
+        # Not the dataclass __init__: it would assign ``scores``, which is computed here.
+        self.name, self.total_score, self._columns, self._index = name, total, columns, index
+
+    @property  # type: ignore[override]
+    def scores(self) -> list[PluginScore]:
+        i = self._index
+        return [PluginScore(plugin, final[i] * weight, raw[i], weight) for plugin, weight, raw, final in self._columns]
+
+
 def _optional(plugin: Any, method: str) -> Any:
     """``plugin.method()`` if the plugin has it (PreFilterExtensions, ScoreExtensions), else None."""
     getter = getattr(plugin, method, None)
     return getter() if callable(getter) else None
+
+
+def _invalid_score(columns: list[tuple[str, int, list[int], list[int]]], num_nodes: int) -> Status:
+    """The Error for the first out-of-range score, Node by Node then plugin by plugin."""
+    for i in range(num_nodes):
+        for plugin, _, _, final in columns:
+            if not MIN_NODE_SCORE <= final[i] <= MAX_NODE_SCORE:
+                return Status.as_error(
+                    f"plugin {plugin!r} returns an invalid score {final[i]}, it should in the range of "
+                    f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing").with_plugin(plugin)
+    return SUCCESS  # not reached: the caller saw an invalid score
 
 
 def _error(context: str, status: Status, plugin: str) -> Status:

@@ -113,15 +113,18 @@ def find_nodes_that_fit(fwk: Framework, state: CycleState, pod: Obj, nodes: list
     feasible: list[NodeInfo] = []
     if candidates:
         wanted = num_feasible_nodes_to_find(len(candidates), fwk.profile.percentage_of_nodes_to_score)
-        for i in range(len(candidates)):
-            info = candidates[(start_index + i) % len(candidates)]
-            status = fwk.run_filter(state, pod, info)
-            if status.code == Code.Error:
-                return [], diagnosis, status, start_index
-            if status.is_success():
+        run_filter = fwk.filter_runner(state, pod)
+        count = len(candidates)
+        # Rotate without a modulo per Node: from start_index to the end, then from the start.
+        start = start_index % count
+        for info in candidates[start:] + candidates[:start]:
+            status = run_filter(info)  # SUCCESS itself when the Node passes
+            if status is SUCCESS:
                 feasible.append(info)
-                if len(feasible) >= wanted:
+                if len(feasible) >= wanted:  # numFeasibleNodesToFind: stop early, score only these
                     break
+            elif status.code == Code.Error:
+                return [], diagnosis, status, start_index
             else:
                 diagnosis.node_to_status.set(info.name, status)
                 diagnosis.add_plugin_status(status)

@@ -55,21 +55,23 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kitlib.api.errors import AlreadyExists, NotFound
+from kitlib.api.errors import NotFound
 from kitlib.api.meta import deep_copy, key_of, name, namespace, rfc3339, uid
 from kitlib.client.indexer import DeletedFinalStateUnknown
 from kitlib.client.informer import SharedInformer, wait_for_cache_sync
 from kitlib.client.leaderelection import LeaderElector
 from kitlib.client.rest import ALL_NAMESPACES, Client
+from kitlib.client.workqueue import Empty
 from kitlib.clock import Clock
 from kitlib.errors import KitError
 from kitlib.scheduler.cache import DEFAULT_ASSUMED_POD_TTL, Cache
 from kitlib.scheduler.diagnosis import FitError
 from kitlib.scheduler.explain import Explanation, explain as explain_pod
 from kitlib.scheduler.framework import Code, CycleState, Status
-from kitlib.scheduler.plugins.default_binder import binding_for
+from kitlib.scheduler.plugins.default_binder import APIBinder
 from kitlib.scheduler.plugins.registry import default_profile, in_tree_registry
 from kitlib.scheduler.queue import ASSIGNED_POD_DELETE, NODE_ADD, NODE_UPDATE, SchedulingQueue, SchedulingQueueError
+from kitlib.scheduler.recorder import EventRecorder
 from kitlib.scheduler.runtime import Framework
 from kitlib.scheduler.schedule_one import binding_cycle, run_post_filter, schedule_pod
 
@@ -81,60 +83,6 @@ LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-scheduler"
 # The PodScheduled condition's reasons (v1.PodReasonUnschedulable, v1.PodReasonSchedulerError).
 REASON_UNSCHEDULABLE, REASON_SCHEDULER_ERROR = "Unschedulable", "SchedulerError"
 MAX_EXPLANATIONS = 1000
-
-
-class APIBinder:
-    """The :class:`~kitlib.scheduler.plugins.default_binder.Binder` that POSTs ``pods/<name>/binding``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def bind(self, pod: Obj, node_name: str) -> None:
-        self.client.pods(namespace(pod)).create(binding_for(pod, node_name), subresource="binding")
-
-
-class EventRecorder:
-    """core/v1 Events about Pods, as kube's recorder writes them; a repeat bumps ``count`` instead.
-
-    kube's EventCorrelator aggregates identical events (same object, type,
-    reason and message) into one whose ``count`` and ``lastTimestamp`` grow.
-    """
-
-    def __init__(self, client: Client, clock: Clock, component: str, instance: str) -> None:
-        self.client, self.clock, self.component, self.instance = client, clock, component, instance
-        self._lock = threading.Lock()
-        self._seen: dict[tuple, tuple[str, int]] = {}  # (object, type, reason, message) -> (event name, count)
-
-    def event(self, obj: Obj, type_: str, reason: str, action: str, message: str) -> None:
-        ns = namespace(obj) or "default"
-        events = self.client.resource("v1", "Event", namespace=ns)
-        stamp = rfc3339(self.clock.wall())
-        key = (ns, name(obj), uid(obj), type_, reason, message)
-        try:
-            with self._lock:
-                seen = self._seen.get(key)
-                if seen is not None:
-                    events.patch(seen[0], {"count": seen[1] + 1, "lastTimestamp": stamp}, "merge")
-                    self._seen[key] = (seen[0], seen[1] + 1)
-                    return
-                # kube names an Event "<object>.<unix nanoseconds in hex>"; a suffix keeps a FakeClock's apart.
-                base = f"{name(obj)}.{int(self.clock.wall() * 1e9):x}"
-                event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": base, "namespace": ns},
-                         "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": ns, "name": name(obj),
-                                            "uid": uid(obj),
-                                            "resourceVersion": obj["metadata"].get("resourceVersion", "")},
-                         "reason": reason, "message": message, "type": type_, "action": action,
-                         "source": {"component": self.component}, "firstTimestamp": stamp, "lastTimestamp": stamp,
-                         "count": 1, "reportingComponent": self.component, "reportingInstance": self.instance}
-                for attempt in range(1, 100):
-                    try:
-                        events.create(event)
-                        break
-                    except AlreadyExists:
-                        event["metadata"]["name"] = f"{base}{attempt:x}"
-                self._seen[key] = (event["metadata"]["name"], 1)
-        except KitError as err:  # an Event is best effort, as in kube
-            log.warning("could not record event %s for %s/%s: %s", reason, ns, name(obj), err)
 
 
 def _assigned(pod: Obj) -> bool:
@@ -155,8 +103,11 @@ class Scheduler:
     def __init__(self, client: Client, clock: Clock, rng: random.Random, *, framework: Framework | None = None,
                  scheduler_name: str = DEFAULT_SCHEDULER_NAME, percentage_of_nodes_to_score: int = 0,
                  explain: bool = False, leader_elect: bool = False, identity: str = "",
-                 assumed_pod_ttl: float = DEFAULT_ASSUMED_POD_TTL, bind_workers: int = 4) -> None:
+                 assumed_pod_ttl: float = DEFAULT_ASSUMED_POD_TTL, bind_workers: int = 4,
+                 stepped: bool = False) -> None:
+        """``stepped``: no scheduling thread; the caller runs :meth:`schedule_pending` (a simulation's step)."""
         self.client, self.clock, self.scheduler_name = client, clock, scheduler_name
+        self.stepped = stepped
         # Separate generators: the informers' threads draw at unpredictable moments, the framework must not.
         fwk_rng, informer_rng, elector_rng = (random.Random(rng.getrandbits(64)) for _ in range(3))
         self.identity = identity or f"{scheduler_name}-{rng.getrandbits(32):08x}"  # kube: hostname + "_" + uuid
@@ -293,7 +244,28 @@ class Scheduler:
             return
         with self._lock:
             self._in_flight += 1
-        self._binding.submit(self._bind, state, info, assumed, host)
+        if self.stepped:  # a simulation's step binds before the next Pod, so a replay binds in the same order
+            self._bind(state, info, assumed, host)
+        else:
+            self._binding.submit(self._bind, state, info, assumed, host)
+
+    def schedule_pending(self) -> int:
+        """Schedule every Pod active in the queue now, one after the other, bindings included; return how many.
+
+        The step of a ``stepped`` scheduler (a simulation on a FakeClock):
+        the Pods that arrived since the last step are taken in the queue's
+        order (priority, then arrival time, then name), whatever order their
+        watch events came in, so the same scenario places them the same way.
+        """
+        count = 0
+        while not self._stop.is_set():
+            try:
+                if not self.schedule_one(timeout=0):
+                    break
+            except Empty:
+                break
+            count += 1
+        return count
 
     def _bind(self, state: CycleState, info: Any, assumed: Obj, host: str) -> None:
         """The binding cycle, on a pool thread (kube's ``go func() { bindingCycle }``)."""
@@ -400,6 +372,8 @@ class Scheduler:
         self.pods.run()
         if not wait_for_cache_sync(self.nodes, self.pods, timeout=sync_timeout):
             raise KitError(f"the scheduler's caches did not sync within {sync_timeout} s: is the API server up?")
+        if self.stepped:
+            return self  # the caller drives it: schedule_pending()
         if self.elector is not None:
             self.elector.start()
         else:

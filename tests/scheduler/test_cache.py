@@ -100,3 +100,29 @@ def test_a_snapshot_does_not_move_with_the_cache():
     assert [i.name for i in snap] == ["n0", "n1"]  # sorted by name
     assert [i.requested.milli_cpu for i in snap] == [0, 0]
     assert [i.requested.milli_cpu for i in cache.snapshot()] == [0, 1000]
+
+
+# Each row: changes made between two snapshots, then the second snapshot's (name, millicores) in order.
+# A snapshot swaps in only the changed Nodes' clones when no Node came or went, and re-sorts when one did.
+SNAPSHOT_UPDATES = [
+    ("a pod lands: only its node changes", [("assume", P1)], [("n0", 0), ("n1", 1000), ("n2", 0)]),
+    ("a node joins in the middle", [("node", "n05")], [("n0", 0), ("n05", 0), ("n1", 0), ("n2", 0)]),
+    ("a node leaves", [("remove_node", "n1")], [("n0", 0), ("n2", 0)]),
+    ("a node leaves and another takes a pod", [("remove_node", "n0"), ("assume", P1)], [("n1", 1000), ("n2", 0)]),
+    ("a pod's node is not known yet", [("assume", bound("p9", "n9"))], [("n0", 0), ("n1", 0), ("n2", 0)]),
+    ("then the node arrives", [("assume", bound("p9", "n9")), ("node", "n9")],
+     [("n0", 0), ("n1", 0), ("n2", 0), ("n9", 1000)]),
+]
+
+
+@pytest.mark.parametrize("name,changes,want", SNAPSHOT_UPDATES, ids=[r[0] for r in SNAPSHOT_UPDATES])
+def test_snapshot_follows_the_cache(name, changes, want):
+    cache = Cache(FakeClock())
+    for n in ("n2", "n0", "n1"):
+        cache.add_node(node(n))
+    first = cache.snapshot()
+    for op, arg in changes:
+        {"assume": cache.assume_pod, "node": lambda n: cache.add_node(node(n)),
+         "remove_node": lambda n: cache.remove_node(node(n))}[op](arg)
+    assert [(i.name, i.requested.milli_cpu) for i in cache.snapshot()] == want
+    assert [(i.name, i.requested.milli_cpu) for i in first] == [("n0", 0), ("n1", 0), ("n2", 0)]

@@ -104,3 +104,26 @@ def test_broken_linear_function():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="scoring strategy Random is not supported"):
         Fit({"scoringStrategy": {"type": "Random"}})
+
+
+# (node cpu, node memory, pods on it as (cpu, memory), weights): the default strategy's specialised path must
+# give score_node's answer, including a Node with no cpu, one with no memory and one requested past capacity.
+DEFAULT_PATH = [
+    ("4", "8Gi", [], (1, 1)),
+    ("4", "8Gi", [("3500m", "1Gi")], (1, 1)),
+    ("3", "1000", [("1", "999")], (3, 1)),
+    ("0", "8Gi", [("1", "1Gi")], (1, 1)),
+    ("2", "0", [], (1, 2)),
+    ("1", "1Gi", [(None, None)] * 12, (1, 1)),
+]
+
+
+@pytest.mark.parametrize("cpu,memory,running,weights", DEFAULT_PATH)
+def test_default_strategy_fast_path_matches_score_node(cpu, memory, running, weights):
+    resources = [{"name": "cpu", "weight": weights[0]}, {"name": "memory", "weight": weights[1]}]
+    n = info(node("n1", cpu=cpu, memory=memory),
+             *[pod(f"r{i}", cpu=c, memory=m, node_name="n1") for i, (c, m) in enumerate(running)])
+    for wants in ([100, 500 * 2**20], [0, 0], [5000, 2**40]):
+        generic = ra.score_node(ra.least_allocated_scorer(resources), n, resources, wants, use_requested=False)
+        assert ra.least_allocated_cpu_memory(n, wants, weights) == generic
+    assert Fit({"scoringStrategy": {"type": "LeastAllocated", "resources": resources}}).cpu_memory_weights == weights

@@ -5,10 +5,10 @@ Each test has its own control plane on a memory store and a FakeClock, a
 with an in-process client as ``system:kube-scheduler`` (RBAC judges it by
 the bootstrap policy's ClusterRole of that name).
 
-The API server does not resolve ``spec.priority`` from a custom
-``priorityClassName`` (only the two system classes; see
-``kitlib.apiserver.defaults.admit_pod_priority``), so these tests create the
-PriorityClass and set ``spec.priority`` as kube's Priority admission would.
+The preemption tests create their PriorityClasses and also write
+``spec.priority`` themselves, so each test states the number it relies on
+(the API server's Priority admission, ``kitlib.apiserver.priority``, would
+resolve the same value from ``priorityClassName``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from kitlib.cluster.sim import SimulatedCluster
 from kitlib.errors import KitError
 from kitlib.scheduler.plugins.registry import default_profile, in_tree_registry
 from kitlib.scheduler.runtime import Framework
-from kitlib.scheduler.scheduler import APIBinder, Scheduler
+from kitlib.scheduler.plugins.default_binder import APIBinder
+from kitlib.scheduler.scheduler import Scheduler
 
 SCHEDULER_USER = "system:kube-scheduler"
 

@@ -72,7 +72,9 @@ class BalancedAllocation:
         requests = state.get(PRE_SCORE_STATE_KEY)
         if requests is None:
             requests = ra.pod_request_list(pod, self.resources, use_requested=True)
-        return ra.score_node(scorer, node_info, self.resources, requests, use_requested=True), None
+        # scorer.current: the slot's function itself (the reader's, in an exercise), without the slot's
+        # own call frame for each of the hundreds of Nodes scored per Pod.
+        return ra.score_node(scorer.current, node_info, self.resources, requests, True), None
 
     def score_extensions(self) -> None:
         return None

@@ -7,8 +7,8 @@ The UID makes the binding fail if the Pod was deleted and re-created under
 the same name meanwhile; a Pod already bound answers ``409 Conflict``.
 
 The POST itself goes through a :class:`Binder` given in the plugin's args
-(``{"binder": ...}``): the scheduler loop passes one that calls
-``kitlib.client``; tests pass a fake that records the calls.
+(``{"binder": ...}``): the scheduler loop passes an :class:`APIBinder`,
+which calls ``kitlib.client``; tests pass a fake that records the calls.
 
 Simplifications: none.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol
 
 from kitlib.api.meta import name, namespace, uid
+from kitlib.client.rest import Client
 from kitlib.errors import KitError
 from kitlib.scheduler.framework import CycleState, Handle, Status
 
@@ -39,6 +40,14 @@ def binding_for(pod: dict, node_name: str) -> dict:
             "target": {"kind": "Node", "name": node_name}}
 
 
+class APIBinder:
+    """The :class:`Binder` that POSTs ``pods/<name>/binding``."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def bind(self, pod: Obj, node_name: str) -> None:
+        self.client.pods(namespace(pod)).create(binding_for(pod, node_name), subresource="binding")
 class DefaultBinder:
     """Bind: hand the decision to the :class:`Binder`; a failure is an Error status, never an exception."""
 

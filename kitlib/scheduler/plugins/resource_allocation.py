@@ -73,19 +73,64 @@ def allocatable_and_requested(node_info: NodeInfo, resource: str, pod_request: i
 def score_node(scorer: Scorer, node_info: NodeInfo, resources: Sequence[Mapping[str, Any]],
                pod_requests_list: Sequence[int], use_requested: bool) -> int:
     """``resourceAllocationScorer.score``: gather (requested, allocatable) per resource, then score."""
-    requested, allocatable = [0] * len(resources), [0] * len(resources)
-    for i, spec in enumerate(resources):
-        alloc, req = allocatable_and_requested(node_info, spec["name"], pod_requests_list[i], use_requested)
+    sums = node_info.requested if use_requested else node_info.non_zero_requested
+    node_allocatable = node_info.allocatable
+    if len(resources) == 2 and resources[0]["name"] == CPU and resources[1]["name"] == MEMORY:
+        # The default pair, read straight from the sums: this runs for every scored Node, for
+        # NodeResourcesFit and for BalancedAllocation. A resource the Node lacks scores (0, 0).
+        cpu, memory = node_allocatable.milli_cpu, node_allocatable.memory
+        return scorer([sums.milli_cpu + pod_requests_list[0] if cpu else 0,
+                       sums.memory + pod_requests_list[1] if memory else 0], [cpu, memory])
+    requested, allocatable = [], []
+    for spec, pod_request in zip(resources, pod_requests_list):
+        name = spec["name"]
+        if name == CPU:
+            alloc, req = node_allocatable.milli_cpu, sums.milli_cpu + pod_request
+        elif name == MEMORY:
+            alloc, req = node_allocatable.memory, sums.memory + pod_request
+        else:
+            alloc, req = allocatable_and_requested(node_info, name, pod_request, use_requested)
         if alloc == 0:
-            continue
-        allocatable[i], requested[i] = alloc, req
+            alloc = req = 0  # left out of the score
+        requested.append(req)
+        allocatable.append(alloc)
     return scorer(requested, allocatable)
 
 
+def least_allocated_cpu_memory(node_info: NodeInfo, pod_requests_list: Sequence[int], weights: Sequence[int]) -> int:
+    """``score_node(least_allocated_scorer(resources), ...)`` for resources exactly ``[cpu, memory]``.
+
+    kube's default profile, and so the score every scheduled Pod computes for
+    hundreds of Nodes: the same integer arithmetic in one call instead of
+    five (gather, weigh, one score per resource).
+    """
+    sums, node_allocatable = node_info.non_zero_requested, node_info.allocatable
+    node_score = weight_sum = 0
+    capacity = node_allocatable.milli_cpu
+    if capacity:
+        requested = sums.milli_cpu + pod_requests_list[0]
+        if requested <= capacity:  # more than the capacity scores 0; capacity > requested >= 0 here
+            node_score += (capacity - requested) * MAX_NODE_SCORE // capacity * weights[0]
+        weight_sum += weights[0]
+    capacity = node_allocatable.memory
+    if capacity:
+        requested = sums.memory + pod_requests_list[1]
+        if requested <= capacity:
+            node_score += (capacity - requested) * MAX_NODE_SCORE // capacity * weights[1]
+        weight_sum += weights[1]
+    return _go_div(node_score, weight_sum) if weight_sum else 0
+
+
 def _go_div(a: int, b: int) -> int:
-    """Go's integer division truncates toward zero (Python's // floors)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
+    """Go's integer division truncates toward zero (Python's // floors).
+
+        >>> _go_div(7, 2), _go_div(-7, 2), _go_div(7, -2), _go_div(-6, 2)
+        (3, -3, -3, -3)
+    """
+    q = a // b
+    if q < 0 and q * b != a:  # a negative quotient with a remainder: floor is one below truncation
+        q += 1
+    return q
 
 
 def least_requested_score(requested: int, capacity: int) -> int:
@@ -102,13 +147,14 @@ def most_requested_score(requested: int, capacity: int) -> int:
 
 
 def _weighted(per_resource: Callable[[int, int], int], resources: Sequence[Mapping[str, Any]]) -> Scorer:
+    weights = [int(spec.get("weight", 1)) for spec in resources]  # read once, not per scored Node
+
     def scorer(requested: Sequence[int], allocatable: Sequence[int]) -> int:
         node_score = weight_sum = 0
-        for i in range(len(requested)):
-            if allocatable[i] == 0:
+        for req, alloc, weight in zip(requested, allocatable, weights):
+            if alloc == 0:
                 continue
-            weight = int(resources[i].get("weight", 1))
-            node_score += per_resource(requested[i], allocatable[i]) * weight
+            node_score += per_resource(req, alloc) * weight
             weight_sum += weight
         return _go_div(node_score, weight_sum) if weight_sum else 0
     return scorer

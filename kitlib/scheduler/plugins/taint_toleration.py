@@ -55,6 +55,8 @@ class TaintToleration:
         pass
 
     def filter(self, state: CycleState, pod: dict, node_info: NodeInfo) -> Status | None:
+        if not node_info.taints:
+            return None  # most Nodes have no taint: nothing to tolerate, no need to read the Pod's tolerations
         taint = find_matching_untolerated_taint(node_info.taints, pod_tolerations(pod), do_not_schedule_taints)
         if taint is None:
             return None
@@ -66,6 +68,8 @@ class TaintToleration:
         return None
 
     def score(self, state: CycleState, pod: dict, node_info: NodeInfo) -> tuple[int, Status | None]:
+        if not node_info.taints:
+            return 0, None  # no taint at all, so no PreferNoSchedule one to count
         tolerations = state.get(PRE_SCORE_STATE_KEY)
         if tolerations is None:  # PreScore did not run: compute here, as kube's fallback does
             tolerations = prefer_no_schedule_tolerations(pod_tolerations(pod))
