@@ -76,7 +76,9 @@ class RegistryRBAC:
         store = self.registry.store
         revision = store.revision
         for resource in self._resources.values():
-            self._watches.append(store.watch(resource.storage_prefix + "/", prefix=True, start_revision=revision + 1))
+            watch = store.watch(resource.storage_prefix + "/", prefix=True, start_revision=revision + 1)
+            watch.passive = True  # drained on demand, by the next authorisation
+            self._watches.append(watch)
 
     def _stop_watches(self) -> None:
         for watch in self._watches:

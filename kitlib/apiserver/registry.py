@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -124,6 +125,15 @@ class Registry:
         self.store = store
         self.clock = clock or RealClock()
         self.rng = rng or random.Random()
+        # generateName draws from one stream per (namespace, base), not from the shared rng: a controller
+        # makes its Pods one after another, so their names replay on a seeded run whatever other writers
+        # (the scheduler's Events, kubelets' Leases) draw from the shared rng in between. The streams are
+        # seeded from a copy of rng, so the shared stream (uids, Service IPs) is unchanged.
+        fork = random.Random()
+        fork.setstate(self.rng.getstate())
+        self._name_seed = fork.getrandbits(64)
+        self._name_rngs: dict[tuple[str, str], random.Random] = {}
+        self._name_lock = threading.Lock()
 
     # -- reads ----------------------------------------------------------------
 
@@ -205,7 +215,7 @@ class Registry:
         generate = not md.get("name") and md.get("generateName")
         for _ in range(_GENERATE_ATTEMPTS if generate else 1):
             if generate:
-                md["name"] = meta.generate_name(md["generateName"], self.rng)
+                md["name"] = self._generate_name(md.get("namespace", ""), md["generateName"])
             candidate = admit(meta.deep_copy(obj)) if admit else obj
             name = candidate["metadata"].get("name")
             if not name:
@@ -218,6 +228,13 @@ class Registry:
                 candidate["metadata"]["resourceVersion"] = str(result.revision)
                 return candidate
         raise AlreadyExists(resource.plural, md["name"], group=resource.group)
+
+    def _generate_name(self, namespace: str, base: str) -> str:
+        with self._name_lock:
+            rng = self._name_rngs.get((namespace, base))
+            if rng is None:
+                rng = self._name_rngs[(namespace, base)] = random.Random(f"{self._name_seed}/{namespace}/{base}")
+            return meta.generate_name(base, rng)
 
     def _check_namespace(self, resource: Resource, md: Obj, namespace: str | None) -> None:
         if not resource.namespaced:

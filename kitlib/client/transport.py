@@ -39,6 +39,7 @@ import queue
 import socket
 import ssl
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
@@ -354,13 +355,22 @@ class InProcessTransport:
 class InProcessWatchStream:
     """The handler's event lines, pumped by a helper thread so that ``close()`` ends a blocked read at once."""
 
+    live: "weakref.WeakSet[InProcessWatchStream]" = weakref.WeakSet()  # for backlog()
+
     def __init__(self, lines: Iterator[bytes], path: str, cancel: Callable[[], None] | None = None) -> None:
         self._lines = lines
         self._cancel = cancel  # ends the server's watch from this thread, so the pump stops at once
         self._queue: queue.Queue = queue.Queue()
         self._closed = threading.Event()
+        self._holding = False  # the reader holds an event: from the yield until it asks for the next one
         self._pump = threading.Thread(target=self._run, name=f"kit-watch {path}", daemon=True)
+        InProcessWatchStream.live.add(self)
         self._pump.start()
+
+    @classmethod
+    def backlog(cls) -> bool:
+        """Whether some in-process watch holds events its reader has not finished with (a simulation's settle)."""
+        return any(not s._closed.is_set() and s._queue.unfinished_tasks > 0 for s in list(cls.live))
 
     def _run(self) -> None:
         try:
@@ -379,10 +389,13 @@ class InProcessWatchStream:
     def __iter__(self) -> Iterator[Event]:
         while not self._closed.is_set():
             line = self._queue.get()
-            if line is _END or self._closed.is_set():
-                return
-            if line.strip():
-                yield decode_event(line)
+            try:
+                if line is _END or self._closed.is_set():
+                    return
+                if line.strip():
+                    yield decode_event(line)  # the reader handles it before it resumes us
+            finally:
+                self._queue.task_done()  # done with it (see backlog())
 
     def close(self) -> None:
         self._closed.set()

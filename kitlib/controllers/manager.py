@@ -150,6 +150,7 @@ class ControllerManager:
         self._lock = threading.Lock()  # guards running
         self._stopping = threading.Event()
         self._leading = threading.Event()
+        self._all_started = threading.Event()  # every enabled controller was started in this term
         self._thread: threading.Thread | None = None
         self.elector = LeaderElector(
             client, LEASE_NAMESPACE, LEASE_NAME, self.identity, self.clock,
@@ -166,7 +167,13 @@ class ControllerManager:
         return self._leading.is_set()
 
     def idle(self) -> bool:
-        """Every running controller has synced and has nothing to do now (see :meth:`Controller.idle`)."""
+        """We lead, every enabled controller has started and synced, and none has anything to do now.
+
+        (See :meth:`Controller.idle`.) False while the controllers are still
+        being started one by one after winning the election.
+        """
+        if not self._all_started.is_set():
+            return False
         with self._lock:
             running = list(self.running.values())
         return all(c.has_synced() and c.idle() for c in running)
@@ -207,9 +214,11 @@ class ControllerManager:
                 self.running[name] = controller
             controller.run()
             log.info("%s: started %r", self.identity, name)
+        self._all_started.set()
 
     def _stop_controllers(self) -> None:
         self._leading.clear()
+        self._all_started.clear()
         with self._lock:
             running, self.running = self.running, {}
         for name, controller in sorted(running.items()):

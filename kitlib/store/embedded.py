@@ -384,6 +384,15 @@ class EmbeddedStore:
             self._watchers.add(watcher)
             return watcher
 
+    def watch_backlog(self) -> bool:
+        """Whether some write is not yet delivered to, or not yet taken in by, an active watcher.
+
+        For a simulation's "has everything settled?" (:meth:`kitlib.cluster.local.LocalCluster.settle`).
+        """
+        with self._watch_lock:
+            watchers = list(self._watchers)
+        return self._delivered_revision < self._mvcc.revision or any(w.backlogged() for w in watchers)
+
     def _unregister(self, watcher: EmbeddedWatch) -> None:
         with self._watch_lock:
             self._watchers.discard(watcher)

@@ -46,11 +46,20 @@ class QueuedWatch(WatchIteration):
     def __init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()
         self.cancelled = False
+        # The queue's unfinished_tasks counts events delivered and not yet finished with: get() marks the
+        # previous event done when the reader comes back for the next one (readers loop on get()). It tells
+        # a simulation whether this watcher is still catching up (see backlogged()).
+        self._holding = False
+        # A watch read only now and then, on demand (a cache's change detector), never counts as behind.
+        self.passive = False
 
     def _put(self, item: Event | BaseException) -> None:
         self._queue.put(item)
 
     def get(self, timeout: float | None = None) -> Event | None:
+        if self._holding:  # the reader is back: it has finished with the last event
+            self._holding = False
+            self._queue.task_done()
         if self.cancelled and self._queue.empty():
             return None
         try:
@@ -58,9 +67,18 @@ class QueuedWatch(WatchIteration):
         except queue.Empty:
             return None
         if isinstance(item, BaseException):
+            self._queue.task_done()
             self._queue.put(item)  # stays failed
             raise item
-        return item  # None after cancel()
+        if item is None:
+            self._queue.task_done()
+            return None  # after cancel()
+        self._holding = True
+        return item
+
+    def backlogged(self) -> bool:
+        """Events delivered that the reader has not finished with (always False for a passive watch)."""
+        return not self.passive and not self.cancelled and self._queue.unfinished_tasks > 0
 
     def cancel(self) -> None:
         if self.cancelled:
