@@ -3,7 +3,8 @@
 Every picture is drawn from a running component (a store, later a cluster)
 at the moment it is asked for, never from a copy kept on the side, so what a
 reader sees is what the engine holds. One module per component, named after
-it: :mod:`kitlib.viz.store` draws the store.
+it: :mod:`kitlib.viz.store` draws the store, :mod:`kitlib.viz.scheduling` a Pod's
+way through the scheduler, :mod:`kitlib.viz.rollout` a Deployment's rollout.
 
 The layer rule (``DESIGN.md``, checked by import-linter): ``viz`` sits on top
 of the engine and may import any of it; nothing in the engine imports
@@ -18,4 +19,4 @@ Simplifications:
 
 from __future__ import annotations
 
-__all__ = ["cluster", "dot", "store"]
+__all__ = ["cluster", "dot", "rollout", "scheduling", "store"]

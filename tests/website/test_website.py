@@ -305,10 +305,14 @@ def test_screenshots_of_the_store_page(page_source, site, server, chromium, tmp_
     "page, expected",
     [
         ("book/part03-architecture/apiserver.html", ["_images/", ".svg", "422", "namespaces \"shop\" not found"]),
+        ("book/part03-architecture/scheduling.html", ["_images/", ".svg", "Successfully assigned default/web to node-",
+                                                     "0/3 nodes are available: 3 Insufficient cpu.", "CheapestNode(x10)"]),
         ("book/part04-declarative-api/declarative.html", ["deployment.apps/nginx-deployment created", "0/2",
                                                           "serverside-applied"]),
+        ("book/part06-controllers/controllers.html", ["_images/", ".svg", "deployment.apps/nginx-deployment created",
+                                                      "successfully rolled out", "rolled back", "NotReady"]),
     ],
-    ids=["apiserver", "declarative"],
+    ids=["apiserver", "scheduling", "declarative", "controllers"],
 )
 def test_chapters_show_what_the_engine_printed(site, page, expected):
     path = site / page
