@@ -104,6 +104,13 @@ def parse_quantity(text: str) -> Quantity:
         if isinstance(text, bool) or not isinstance(text, (int, float)):
             raise QuantityError(ERR_FORMAT_WRONG)
         text = repr(text)  # JSON numbers decode as quantities too
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Quantity:
+    # Cached: a cluster's manifests use a handful of amounts ("100m", "128Mi") over and over, and every
+    # Pod's create parses each of them several times (defaults, validation, QoS); a Quantity is frozen.
     # parseQuantityString's scan: sign, digits, "." and digits, suffix letters, exponent sign and digits.
     match = re.fullmatch(r"([+-]?\d*(?:\.\d*)?)([eEinumkKMGTP]*[-+]?\d*)", text)
     if not text or match is None:

@@ -295,7 +295,9 @@ class JobController(Controller):
                 uncounted[field] = left
             else:
                 uncounted.pop(field, None)
-        if interim is not None and not terminating and not active:
+        # Not while Pods we created are still unseen: they would be neither counted nor stopped (a deadline
+        # that passes before the cache has caught up with our creations, on a busy machine).
+        if interim is not None and not terminating and not active and self.expectations.satisfied_expectations(key):
             final = FINAL[interim["type"]]
             _set_condition(status, final, "True", interim["reason"], interim["message"], now)
             if final == "Complete":
