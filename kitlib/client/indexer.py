@@ -233,6 +233,11 @@ class Indexer:
 
     # writes: the reflector's (through an informer), never a controller's --
 
+    def indexers(self) -> dict[str, IndexFunc]:
+        """The index functions, by index name."""
+        with self._lock:
+            return dict(self._indexers)
+
     def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
         with self._lock:
             for name, func in indexers.items():

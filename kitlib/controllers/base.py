@@ -57,6 +57,7 @@ from typing import Any, Hashable
 
 from kitlib.api.errors import AlreadyExists, Conflict
 from kitlib.api.meta import controller_of, key_of, namespace, uid
+from kitlib.client.factory import SharedInformerFactory
 from kitlib.client.indexer import NAMESPACE_INDEX, DeletedFinalStateUnknown, deletion_handling_key, namespace_index
 from kitlib.client.informer import SharedInformer, wait_for_cache_sync
 from kitlib.client.ratelimiter import RateLimiter, default_controller_rate_limiter
@@ -111,8 +112,12 @@ class Controller(abc.ABC):
         resync_period: float = 0.0,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         rate_limiter: RateLimiter | None = None,
+        informers: SharedInformerFactory | None = None,
     ) -> None:
+        """``informers``: the process's shared factory (a controller manager's); without one, the
+        controller makes, runs and stops informers of its own."""
         self.client = client
+        self.factory = informers
         self.clock = clock or RealClock()
         self.rng = rng or random.Random()
         self.namespace = namespace  # ALL_NAMESPACES, or one namespace to watch (tests, tenants)
@@ -120,7 +125,8 @@ class Controller(abc.ABC):
         self.max_retries = max_retries  # None: retry forever, as the ReplicaSet controller does upstream
         self.queue = RateLimitingQueue(self.name, clock=self.clock,
                                        rate_limiter=rate_limiter or default_controller_rate_limiter(self.clock))
-        self.informers: list[SharedInformer] = []
+        self.informers: list[SharedInformer] = []  # every informer this controller reads (waited for at start)
+        self._owned: list[SharedInformer] = []  # the ones it runs and stops itself (no factory)
         self.primary: SharedInformer | None = None  # the informer of `kind`, for enqueue_owner
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -143,8 +149,14 @@ class Controller(abc.ABC):
         (:data:`~kitlib.client.indexer.NAMESPACE_INDEX`). ``primary=True``
         marks the informer of the objects this controller manages.
         """
-        resources = self.client.resource(*resource) if isinstance(resource, tuple) else self.client.resource(resource)
         ns = self.namespace if namespace is None else namespace
+        if self.factory is not None:  # shared with the other controllers of the manager
+            informer = self.factory.informer(resource, ns, indexers=indexers, **selectors)
+            self.informers.append(informer)
+            if primary:
+                self.primary = informer
+            return informer
+        resources = self.client.resource(*resource) if isinstance(resource, tuple) else self.client.resource(resource)
         informer = SharedInformer(
             resources.list_watch(ns, rng=self.rng, **selectors),
             name=f"{self.name}-{resources.resource.plural}",
@@ -154,6 +166,7 @@ class Controller(abc.ABC):
             rng=self.rng,
         )
         self.informers.append(informer)
+        self._owned.append(informer)
         if primary:
             self.primary = informer
         return informer
@@ -213,8 +226,10 @@ class Controller(abc.ABC):
         self._started = True
         count = self.workers if workers is None else workers
         log.info("starting %s controller", self.name)
-        for informer in self.informers:
+        for informer in self._owned:
             informer.run()
+        if self.factory is not None:
+            self.factory.start()  # the shared ones this controller asked for (those running already stay so)
         starter = threading.Thread(target=self._start_workers, args=(count, sync_timeout),
                                    name=f"kit-{self.name}-start", daemon=True)
         self._threads.append(starter)
@@ -300,7 +315,7 @@ class Controller(abc.ABC):
         """Stop the workers (a sync in progress finishes) and the informers; wait ``timeout`` real seconds."""
         self._stopping.set()
         self.queue.shut_down()
-        for informer in self.informers:
+        for informer in self._owned:  # shared informers are the factory's to stop
             informer.stop(timeout)
         deadline = _real_time.monotonic() + timeout
         for thread in self._threads:

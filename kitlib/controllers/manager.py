@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from kitlib.api.meta import new_uid
+from kitlib.client.factory import SharedInformerFactory
 from kitlib.client.leaderelection import LeaderElector
 from kitlib.client.rest import ALL_NAMESPACES, Client
 from kitlib.clock import Clock, RealClock
@@ -64,39 +65,30 @@ class ControllerContext:
     namespace: str = ALL_NAMESPACES
     resync_period: float = 0.0
     metrics: Any = None  # the HPA's MetricsSource (kube's metrics-server); None: no metrics
+    informers: SharedInformerFactory | None = None  # shared by the controllers of one term of leadership
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments every controller takes."""
+        return dict(clock=self.clock, rng=self.rng, namespace=self.namespace, resync_period=self.resync_period,
+                    informers=self.informers)
 
 
 ControllerFactory = Callable[[ControllerContext], Controller]
 
 
-def _replicaset(ctx: ControllerContext) -> Controller:
-    return ReplicaSetController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                resync_period=ctx.resync_period)
-
-
 # The controllers this manager knows, by the names of kube-controller-manager's --controllers flag.
+# Node lifecycle watches Nodes cluster-wide; the namespace only limits which Pods it may evict.
 CONTROLLERS: dict[str, ControllerFactory] = {
-    "replicaset": _replicaset,
-    "deployment": lambda ctx: DeploymentController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                                   resync_period=ctx.resync_period),
-    "garbagecollector": lambda ctx: GarbageCollector(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                                     resync_period=ctx.resync_period),
-    # Nodes are cluster-wide; the namespace only limits which Pods it may evict.
-    "nodelifecycle": lambda ctx: NodeLifecycleController(ctx.client, clock=ctx.clock, rng=ctx.rng,
-                                                         namespace=ctx.namespace, resync_period=ctx.resync_period),
-    "cronjob": lambda ctx: CronJobController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                             resync_period=ctx.resync_period),
-    "statefulset": lambda ctx: StatefulSetController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                                     resync_period=ctx.resync_period),
-    "endpoint": lambda ctx: EndpointsController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                                resync_period=ctx.resync_period),
-    "daemonset": lambda ctx: DaemonSetsController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                                  resync_period=ctx.resync_period),
-    "job": lambda ctx: JobController(ctx.client, clock=ctx.clock, rng=ctx.rng, namespace=ctx.namespace,
-                                     resync_period=ctx.resync_period),
-    "horizontalpodautoscaling": lambda ctx: HorizontalController(ctx.client, metrics=ctx.metrics, clock=ctx.clock,
-                                                                 rng=ctx.rng, namespace=ctx.namespace,
-                                                                 resync_period=ctx.resync_period),
+    "replicaset": lambda ctx: ReplicaSetController(ctx.client, **ctx.options()),
+    "deployment": lambda ctx: DeploymentController(ctx.client, **ctx.options()),
+    "garbagecollector": lambda ctx: GarbageCollector(ctx.client, **ctx.options()),
+    "nodelifecycle": lambda ctx: NodeLifecycleController(ctx.client, **ctx.options()),
+    "cronjob": lambda ctx: CronJobController(ctx.client, **ctx.options()),
+    "statefulset": lambda ctx: StatefulSetController(ctx.client, **ctx.options()),
+    "endpoint": lambda ctx: EndpointsController(ctx.client, **ctx.options()),
+    "daemonset": lambda ctx: DaemonSetsController(ctx.client, **ctx.options()),
+    "job": lambda ctx: JobController(ctx.client, **ctx.options()),
+    "horizontalpodautoscaling": lambda ctx: HorizontalController(ctx.client, metrics=ctx.metrics, **ctx.options()),
 }
 
 
@@ -201,15 +193,23 @@ class ControllerManager:
 
     def _start_controllers(self) -> None:
         log.info("%s: became leader; starting controllers %s", self.identity, self.enabled)
+        # A new factory each term: one watch per resource for all the controllers (kube's InformerFactory).
+        self.context.informers = SharedInformerFactory(self.client, clock=self.clock,
+                                                       rng=random.Random(self.rng.getrandbits(64)),
+                                                       resync_period=self.context.resync_period)
         self._leading.set()
+        # Build every controller first, then run them, as kube-controller-manager does: the handlers are all
+        # registered before the shared informers start, so none is replayed a cache half-way through its
+        # constructor, and each informer lists once.
+        built = []
         for name in self.enabled:
-            if self._stopping.is_set():
-                return
             try:
-                controller = self.registry[name](self.context)
+                built.append((name, self.registry[name](self.context)))
             except Exception:  # noqa: BLE001 (one broken controller must not keep the others down)
                 log.exception("%s: error starting controller %r", self.identity, name)
-                continue
+        for name, controller in built:
+            if self._stopping.is_set():
+                return
             with self._lock:
                 self.running[name] = controller
             controller.run()
@@ -224,6 +224,9 @@ class ControllerManager:
         for name, controller in sorted(running.items()):
             controller.stop()
             log.info("%s: stopped %r", self.identity, name)
+        if self.context.informers is not None:
+            self.context.informers.stop()
+            self.context.informers = None
 
     def stop(self, release: bool = True, timeout: float = 5.0) -> None:
         """Stop the controllers and leave the election; ``release=False`` plays a crash (the Lease must expire)."""
