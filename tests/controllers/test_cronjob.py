@@ -121,9 +121,15 @@ def active(admin, ns, name):
             .get("active") or []]
 
 
-def settle(admin, ns, name, count):
-    """Wait for the CronJob's status to list ``count`` active Jobs: the controller has seen them."""
-    wait_until(lambda: len(active(admin, ns, name)) == count and len(jobs(admin, ns)) >= count, 5,
+def settle(admin, ns, name, count, controller):
+    """Wait for the CronJob's status to list ``count`` active Jobs, and for the controller's caches to hold that
+    status and those Jobs: the next schedule time must be judged on them, not on a cache a write behind."""
+    def cached_active():
+        cached = controller.cronjobs.indexer.get_by_key(f"{ns}/{name}") or {}
+        return len((cached.get("status") or {}).get("active") or [])
+
+    wait_until(lambda: len(active(admin, ns, name)) == count and len(jobs(admin, ns)) >= count
+               and cached_active() == count and len(controller.jobs.indexer.by_index("namespace", ns)) >= count, 5,
                f"{name}: active never reached {count}")
 
 
@@ -160,9 +166,9 @@ def test_forbid_waits_for_the_running_job(plane, env):
     admin, ns, start = env
     clock = plane.clock
     admin.resource("batch/v1", "CronJob").create(cronjob("solo", concurrencyPolicy="Forbid"), namespace=ns)
-    start()
+    controller = start()
     to_next_five_minutes(clock)
-    settle(admin, ns, "solo", 1)
+    settle(admin, ns, "solo", 1, controller)
     to_next_five_minutes(clock)
     assert holds_for(lambda: len(jobs(admin, ns)) == 1, 0.3)
     finish(admin, ns, jobs(admin, ns)[0], clock=clock)
@@ -174,9 +180,9 @@ def test_replace_deletes_the_running_job(plane, env):
     admin, ns, start = env
     clock = plane.clock
     admin.resource("batch/v1", "CronJob").create(cronjob("swap", concurrencyPolicy="Replace"), namespace=ns)
-    start()
+    controller = start()
     to_next_five_minutes(clock)
-    settle(admin, ns, "swap", 1)
+    settle(admin, ns, "swap", 1, controller)
     first = jobs(admin, ns)
     to_next_five_minutes(clock)
     try:
@@ -203,12 +209,12 @@ def test_history_limits(plane, env):
     clock = plane.clock
     admin.resource("batch/v1", "CronJob").create(
         cronjob("hist", successfulJobsHistoryLimit=1, failedJobsHistoryLimit=1), namespace=ns)
-    start()
+    controller = start()
     for i, how in enumerate(["Complete", "Complete", "Failed", "Failed"]):
         to_next_five_minutes(clock)
-        settle(admin, ns, "hist", 1)
+        settle(admin, ns, "hist", 1, controller)
         finish(admin, ns, active(admin, ns, "hist")[0], how, clock=clock)
-        settle(admin, ns, "hist", 0)
+        settle(admin, ns, "hist", 0, controller)
         clock.advance(1)
     to_next_five_minutes(clock)
     # One Complete and one Failed kept (the newest of each), plus the Job just started.

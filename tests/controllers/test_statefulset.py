@@ -107,6 +107,7 @@ def test_scale_up_and_down(env, policy, in_order):
     sets = admin.resource("apps/v1", "StatefulSet")
     sets.create(statefulset("web", 3, policy), namespace=ns)
     wait_until(lambda: status(admin, ns, "web").get("readyReplicas") == 3, 15, "never 3 ready replicas")
+    wait_until(lambda: len(events.order("ADDED")) == 3, 5, "the recording watch never saw three Pods")
     assert events.order("ADDED") == ["web-0", "web-1", "web-2"]
     if in_order:
         # OrderedReady: each Pod is created only after its predecessor is Running and Ready. (Parallel creates
@@ -118,6 +119,8 @@ def test_scale_up_and_down(env, policy, in_order):
     assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("web-1", "svc")
     sets.patch("web", {"spec": {"replicas": 1}}, "merge", namespace=ns)
     wait_until(lambda: ready_pods(admin, ns) == ["web-0"] and status(admin, ns, "web").get("replicas") == 1, 15)
+    # The recording watch may be a moment behind the API: wait for both deletions to reach it.
+    wait_until(lambda: len(events.order("DELETED")) == 2, 5, f"deletions seen: {events.order('DELETED')}")
     if in_order:
         assert events.order("DELETED") == ["web-2", "web-1"]  # the highest ordinal first
     else:
@@ -137,6 +140,7 @@ def test_rolling_update_in_reverse_order(env):
         return (st.get("updatedReplicas") == 3 and st.get("readyReplicas") == 3
                 and st.get("currentRevision") == st.get("updateRevision") != old)
     wait_until(rolled_out, 20, f"rollout incomplete: {status(admin, ns, 'db')}")
+    wait_until(lambda: len(events.order("DELETED")) == 3, 5, "the recording watch never saw three deletions")
     assert events.order("DELETED") == ["db-2", "db-1", "db-0"]
     revisions = {p["metadata"]["labels"][REVISION_LABEL] for p in admin.pods(ns).list()["items"]}
     assert revisions == {status(admin, ns, "db")["updateRevision"]}
