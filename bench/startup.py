@@ -12,7 +12,8 @@ The cluster is :func:`kitlib.cluster.local.up`: the control plane over the
 in-memory store, the scheduler, the controller manager, and ``--nodes``
 hollow kubelets on one timer loop, each started with ``start_delay=0`` (a
 container runs as soon as its kubelet hears of the Pod), heartbeating as
-usual (a Lease every 10 s, the Node status every 10 s) so the control plane
+a kubelet does (a Lease renewed every 10 s; the Node read every 10 s and its
+status written when it changes or every 5 minutes) so the control plane
 carries a cluster's background load.
 
 The churn is open-loop: one thread creates a Pod every ``1/--rate`` seconds
