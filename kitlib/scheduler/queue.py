@@ -39,8 +39,7 @@ Simplifications:
 - No PreEnqueue plugins (scheduling gates), ``Activate`` or
   ``AssignedPodAdded`` (which moves only pods with matching affinity); use
   ``move_all_to_active_or_backoff`` with a ``precheck``.
-- The nominator keys pods by ``namespace/name``, not UID, and asks no lister
-  whether the pod still exists; a pod with ``spec.nodeName`` is not nominated.
+- The nominator (:mod:`kitlib.scheduler.nominator`) has its own.
 - Heaps delete in O(n) (kube's tracks each item's index for O(log n)).
 - After ``close()``, ``pop`` returns None even if pods are active; kube's
   ``Pop`` would still hand them out, but its loop has stopped calling it.
@@ -63,6 +62,7 @@ from kitlib.clock import Clock
 from kitlib.errors import KitError
 from kitlib.scheduler.heap import Heap, Less
 from kitlib.scheduler.nodeinfo import pod_priority
+from kitlib.scheduler.nominator import Nominator
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,7 @@ class SchedulingQueue:
         # may have missed the event that helps it, so it must not be parked.
         self._scheduling_cycle = 0
         self._move_request_cycle = -1
-        self._nominated_node: dict[str, str] = {}  # pod key -> node
-        self._nominated: dict[str, dict[str, Pod]] = {}  # node -> {pod key: pod}, in nomination order
+        self._nominator = Nominator()  # used under _cond
         self._closed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -204,7 +203,7 @@ class SchedulingQueue:
         self._active.add_or_update(info)
         self._adds += 1
         self._entered(ACTIVE_Q, event, info)
-        self._nominate_locked(pod, None)
+        self._nominator.nominate(pod, None)
         self._cond.notify_all()
 
     def update(self, old: Pod | None, new: Pod) -> None:
@@ -221,14 +220,14 @@ class SchedulingQueue:
                 if info is not None:
                     info.pod = new  # re-placed at once: add_or_update removes the old entry first
                     heap.add_or_update(info)
-                    self._update_nomination_locked(old, new)
+                    self._nominator.update(old, new)
                     return
             info = self._unschedulable.get(key)
             if info is None:
                 self._add_locked(new, POD_UPDATE)
                 return
             info.pod = new
-            self._update_nomination_locked(old, new)
+            self._nominator.update(old, new)
             if old is None or _without_volatile(old) != _without_volatile(new):
                 self._move_locked(info, POD_UPDATE)
 
@@ -236,7 +235,7 @@ class SchedulingQueue:
         """The pod is gone (deleted, or bound by someone else): remove it from every sub-queue."""
         with self._cond:
             key = key_of(pod)
-            self._delete_nomination_locked(key)
+            self._nominator.delete(key)
             self._active.delete(key)
             self._backoff.delete(key)
             self._unschedulable.pop(key, None)
@@ -290,7 +289,7 @@ class SchedulingQueue:
             else:
                 self._unschedulable[key] = info
                 self._entered(UNSCHEDULABLE_PODS, SCHEDULE_ATTEMPT_FAILURE, info)
-            self._nominate_locked(info.pod, None)
+            self._nominator.nominate(info.pod, None)
 
     # -- moving pods between sub-queues ---------------------------------------
 
@@ -413,43 +412,17 @@ class SchedulingQueue:
         pods of lower priority, so they do not take the room it preempted for.
         """
         with self._cond:
-            self._nominate_locked(pod, node)
-
-    def _nominate_locked(self, pod: Pod, node: str | None) -> None:
-        key = key_of(pod)
-        self._delete_nomination_locked(key)  # never more than one node per pod
-        if node is None:
-            node = _nominated_node_name(pod)
-        if not node or (pod.get("spec") or {}).get("nodeName"):
-            return  # nothing to reserve, or already bound
-        self._nominated_node[key] = node
-        self._nominated.setdefault(node, {})[key] = pod
-
-    def _update_nomination_locked(self, old: Pod | None, new: Pod) -> None:
-        # An update without nominatedNodeName can arrive right after the
-        # scheduler nominated the pod in memory: keep that reservation
-        # (kube's updateNominatedPod).
-        node = None
-        if not _nominated_node_name(old) and not _nominated_node_name(new):
-            node = self._nominated_node.get(key_of(new))
-        self._nominate_locked(new, node)
+            self._nominator.nominate(pod, node)
 
     def delete_nominated_pod_if_exists(self, pod: Pod) -> None:
         """Drop ``pod``'s reservation (it was bound, or deleted)."""
         with self._cond:
-            self._delete_nomination_locked(key_of(pod))
-
-    def _delete_nomination_locked(self, key: str) -> None:
-        node = self._nominated_node.pop(key, None)
-        if node is not None:
-            del self._nominated[node][key]
-            if not self._nominated[node]:
-                del self._nominated[node]
+            self._nominator.delete(key_of(pod))
 
     def nominated_pods_for_node(self, node: str) -> list[Pod]:
         """The pods nominated to ``node``, in nomination order (read-only dicts)."""
         with self._cond:
-            return list(self._nominated.get(node, {}).values())
+            return self._nominator.pods_for_node(node)
 
     # -- looking inside -------------------------------------------------------
 
@@ -483,7 +456,3 @@ def _without_volatile(pod: Pod) -> Pod:
     meta = {k: v for k, v in (pod.get("metadata") or {}).items()
             if k not in ("resourceVersion", "generation", "managedFields")}
     return {**{k: v for k, v in pod.items() if k != "status"}, "metadata": meta}
-
-
-def _nominated_node_name(pod: Pod | None) -> str:
-    return ((pod or {}).get("status") or {}).get("nominatedNodeName") or ""
