@@ -43,7 +43,8 @@ Simplifications:
 - "Settled" is judged by the components' queues, the embedded store's and
   the in-process watches' backlogs, and a quiet store for a few real
   milliseconds; with a real etcd (whose watches cannot be inspected) or
-  with clients outside this process, only by the quiet store.
+  with clients outside this process, only by the quiet store. Every
+  in-process watch of the Python process counts, also another cluster's.
 """
 
 from __future__ import annotations
@@ -190,7 +191,8 @@ class LocalCluster:
             raise KitError("advance() moves a FakeClock; on a real clock the cluster runs by itself")
         if seconds < 0:
             raise ValueError("a clock never goes backwards")
-        assert self.sim is not None
+        if self.sim is None:
+            raise KitError("the cluster is not up: call up() first")
         target = clock.now() + seconds
         started = _real_time.monotonic()
         self.settle(timeout)
