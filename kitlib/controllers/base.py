@@ -35,10 +35,13 @@ that declares its informers and handlers in ``__init__`` and writes
 (rate-limited; after ``max_retries`` the key is dropped and logged). It
 must never modify an object from a cache: ``deep_copy`` it first.
 
+Informers: given ``informers=`` (a
+:class:`~kitlib.client.factory.SharedInformerFactory`, as the controller
+manager passes), a controller shares one informer per resource with the
+other controllers, as in kube-controller-manager; alone (a test, a
+notebook), it makes, runs and stops its own.
+
 Simplifications:
-- Each controller owns its informers (kube-controller-manager shares one
-  ``SharedInformerFactory`` between all controllers, so each resource is
-  listed and watched once).
 - ``run`` returns at once (client-go's ``Run`` blocks until its context is
   cancelled); the caches sync and the workers start on a background thread.
 - No Events are recorded (``record.EventRecorder``); controllers log instead.
